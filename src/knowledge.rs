@@ -1,0 +1,453 @@
+//! The knowledge base: facts, FAQ entries and lexicon loaded from TOML.
+//!
+//! Layout of a knowledge directory:
+//! - `lexicon.toml`: fillers, stopwords, domain dictionary, typos, synonyms
+//!   (shared by every year);
+//! - `<year>/facts.toml`, `<year>/faq.toml`: one guide each. The newest year
+//!   is used, so adding next year's guide is adding a directory.
+//!
+//! Answers are templates over the facts (`{hours.total}`), rendered once at
+//! load time so every figure is written in one place only.
+
+use crate::error::{KbError, Problem};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Lexicon {
+    #[serde(default)]
+    pub fillers: Vec<String>,
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+    #[serde(default)]
+    pub dictionary: Vec<String>,
+    #[serde(default)]
+    pub typos: BTreeMap<String, String>,
+    /// Words of neighbouring topics the bot must not answer (salary,
+    /// canteen, admissions, driving school).
+    #[serde(default)]
+    pub out_of_scope: Vec<String>,
+    /// canonical form -> variants
+    #[serde(default)]
+    pub synonyms: BTreeMap<String, Vec<String>>,
+}
+
+/// The facts the code itself needs (tracker, reminders, /deadline); the
+/// rest of facts.toml is reachable from templates only.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub year: i32,
+    pub doc_no: String,
+    pub hours: Hours,
+    pub deadline: NaiveDate,
+    pub makeup: String,
+    pub hotline: String,
+    pub login_platform: String,
+    pub login_url: String,
+    pub platforms: Vec<Platform>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub struct Hours {
+    pub total: f64,
+    pub public: f64,
+    pub professional: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Platform {
+    pub name: String,
+    pub operator: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub title: String,
+    pub questions: Vec<String>,
+    /// Rendered answer body, without the source line.
+    pub answer: String,
+    /// Rendered source (document and section).
+    pub source: String,
+    pub related: Vec<String>,
+}
+
+impl Entry {
+    /// The answer as the bot states it: body, then where it came from.
+    pub fn full_answer(&self) -> String {
+        format!("{}\n依据：{}", self.answer, self.source)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Topic {
+    pub label: String,
+    pub entry: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Kb {
+    pub dir: PathBuf,
+    pub facts: Facts,
+    pub entries: Vec<Entry>,
+    pub topics: Vec<Topic>,
+    pub lexicon: Lexicon,
+}
+
+#[derive(Deserialize)]
+struct FaqFile {
+    #[serde(default)]
+    topics: Vec<Topic>,
+    #[serde(default, rename = "entry")]
+    entries: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    questions: Vec<String>,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    related: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawFacts {
+    guide: RawGuide,
+    hours: Hours,
+    deadline: RawDeadline,
+    hotline: RawHotline,
+    login: RawLogin,
+    #[serde(default)]
+    platforms: Vec<Platform>,
+}
+#[derive(Deserialize)]
+struct RawGuide {
+    year: i32,
+    doc_no: String,
+}
+#[derive(Deserialize)]
+struct RawDeadline {
+    date: toml::value::Datetime,
+    makeup: String,
+}
+#[derive(Deserialize)]
+struct RawHotline {
+    number: String,
+    ext: String,
+}
+#[derive(Deserialize)]
+struct RawLogin {
+    platform: String,
+    url: String,
+}
+
+fn read(path: &Path) -> Result<String, KbError> {
+    std::fs::read_to_string(path).map_err(|source| KbError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, KbError> {
+    let text = read(path)?;
+    toml::from_str(&text).map_err(|e| KbError::Parse {
+        path: path.to_owned(),
+        message: describe_toml_error(&text, &e),
+    })
+}
+
+/// toml's message has the span; turn it into "line L, column C: msg".
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().to_string();
+    match e.span() {
+        Some(span) => {
+            let upto = &text[..span.start.min(text.len())];
+            let line = upto.matches('\n').count() + 1;
+            let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {col}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+/// The directory of the guide year to use: the highest numeric subdirectory
+/// holding a facts.toml.
+pub fn newest_year_dir(root: &Path) -> Result<PathBuf, KbError> {
+    let rd = std::fs::read_dir(root).map_err(|source| KbError::Io {
+        path: root.to_owned(),
+        source,
+    })?;
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let year: u32 = e.file_name().to_str()?.parse().ok()?;
+            e.path()
+                .join("facts.toml")
+                .is_file()
+                .then(|| (year, e.path()))
+        })
+        .max_by_key(|(y, _)| *y)
+        .map(|(_, p)| p)
+        .ok_or_else(|| KbError::NoYear {
+            dir: root.to_owned(),
+        })
+}
+
+/// Find the shipped `knowledge/` when no --kb is given: next to the working
+/// directory, next to the executable (and its ancestors, for target/release),
+/// or in the source tree this binary was built from.
+pub fn default_dir() -> PathBuf {
+    let mut candidates = vec![PathBuf::from("knowledge")];
+    if let Ok(exe) = std::env::current_exe() {
+        candidates.extend(exe.ancestors().skip(1).map(|a| a.join("knowledge")));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge"));
+    candidates
+        .into_iter()
+        .find(|c| c.join("lexicon.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from("knowledge"))
+}
+
+impl Kb {
+    /// Load and validate; any template, id or source problem is an error.
+    pub fn load(dir: &Path) -> Result<Kb, KbError> {
+        let (kb, problems) = Kb::load_lenient(dir)?;
+        if problems.is_empty() {
+            Ok(kb)
+        } else {
+            Err(KbError::Invalid(problems))
+        }
+    }
+
+    /// Load, returning the structural problems found instead of failing on
+    /// them (unreadable or unparsable files still fail).
+    pub fn load_lenient(dir: &Path) -> Result<(Kb, Vec<Problem>), KbError> {
+        let lexicon: Lexicon = parse(&dir.join("lexicon.toml"))?;
+        let year_dir = newest_year_dir(dir)?;
+        let facts_path = year_dir.join("facts.toml");
+        let faq_path = year_dir.join("faq.toml");
+        let facts_table: toml::Table = parse(&facts_path)?;
+        let raw: RawFacts = parse(&facts_path)?;
+        let faq: FaqFile = parse(&faq_path)?;
+        let faq_file = faq_path.display().to_string();
+
+        let mut problems = Vec::new();
+        let deadline = match date_of(&raw.deadline.date) {
+            Some(d) => d,
+            None => {
+                problems.push(Problem {
+                    file: facts_path.display().to_string(),
+                    entry: "deadline.date".into(),
+                    reason: "must be a date like 2024-12-31".into(),
+                });
+                NaiveDate::MIN
+            }
+        };
+        let facts = Facts {
+            year: raw.guide.year,
+            doc_no: raw.guide.doc_no,
+            hours: raw.hours,
+            deadline,
+            makeup: raw.deadline.makeup,
+            hotline: format!("{}{}", raw.hotline.number, raw.hotline.ext),
+            login_platform: raw.login.platform,
+            login_url: raw.login.url,
+            platforms: raw.platforms,
+        };
+
+        let mut seen = HashSet::new();
+        let mut entries = Vec::with_capacity(faq.entries.len());
+        for e in faq.entries {
+            let mut problem = |reason: String| {
+                problems.push(Problem {
+                    file: faq_file.clone(),
+                    entry: e.id.clone(),
+                    reason,
+                })
+            };
+            if e.id.trim().is_empty() {
+                problem("entry without id".into());
+            }
+            if !seen.insert(e.id.clone()) {
+                problem("duplicate id".into());
+            }
+            if e.source.trim().is_empty() {
+                problem("entry without a source".into());
+            }
+            if e.questions.is_empty() {
+                problem("entry without example questions".into());
+            }
+            if e.answer.trim().is_empty() {
+                problem("entry without an answer".into());
+            }
+            let answer = render(&e.answer, &facts_table).unwrap_or_else(|r| {
+                problem(format!("answer: {r}"));
+                String::new()
+            });
+            let source = render(&e.source, &facts_table).unwrap_or_else(|r| {
+                problem(format!("source: {r}"));
+                String::new()
+            });
+            entries.push(Entry {
+                id: e.id,
+                title: e.title,
+                questions: e.questions,
+                answer,
+                source,
+                related: e.related,
+            });
+        }
+        let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        for e in &entries {
+            for r in &e.related {
+                if !ids.contains(r.as_str()) {
+                    problems.push(Problem {
+                        file: faq_file.clone(),
+                        entry: e.id.clone(),
+                        reason: format!("related entry '{r}' does not exist"),
+                    });
+                }
+            }
+        }
+        for t in &faq.topics {
+            if !ids.contains(t.entry.as_str()) {
+                problems.push(Problem {
+                    file: faq_file.clone(),
+                    entry: format!("topic {}", t.label),
+                    reason: format!("entry '{}' does not exist", t.entry),
+                });
+            }
+        }
+        let kb = Kb {
+            dir: dir.to_owned(),
+            facts,
+            entries,
+            topics: faq.topics,
+            lexicon,
+        };
+        Ok((kb, problems))
+    }
+
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.id == id)
+    }
+}
+
+fn date_of(dt: &toml::value::Datetime) -> Option<NaiveDate> {
+    let d = dt.date?;
+    NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+}
+
+/// Replace each `{path.to.fact}` in `template` with the fact's text.
+pub fn render(template: &str, facts: &toml::Table) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in template: {template}"))?;
+        let key = &after[..close];
+        out.push_str(&lookup(key, facts)?);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn lookup(key: &str, facts: &toml::Table) -> Result<String, String> {
+    let missing = || format!("template names fact '{{{key}}}', which facts.toml does not have");
+    let mut parts = key.split('.');
+    let first = parts.next().ok_or_else(missing)?;
+    let mut value = facts.get(first).ok_or_else(missing)?;
+    for part in parts {
+        value = match value {
+            toml::Value::Table(t) => t.get(part),
+            toml::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        }
+        .ok_or_else(missing)?;
+    }
+    text_of(value).ok_or_else(|| format!("fact '{{{key}}}' is a table, not a value"))
+}
+
+fn text_of(v: &toml::Value) -> Option<String> {
+    Some(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(dt) => match date_of(dt) {
+            Some(d) => chinese_date(d),
+            None => dt.to_string(),
+        },
+        toml::Value::Array(items) => items
+            .iter()
+            .map(text_of)
+            .collect::<Option<Vec<_>>>()?
+            .join("、"),
+        toml::Value::Table(_) => return None,
+    })
+}
+
+/// 2024-12-31 -> 2024年12月31日, the form the guide uses.
+pub fn chinese_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(s: &str) -> toml::Table {
+        toml::from_str(s).expect("test toml")
+    }
+
+    #[test]
+    fn renders_nested_indexed_and_dates() {
+        let t =
+            table("a = { b = 90 }\nd = 2024-12-31\nl = [\"x\", \"y\"]\n[[p]]\nphone = \"400\"\n");
+        assert_eq!(
+            render("{a.b}|{d}|{l}|{p.0.phone}", &t).unwrap(),
+            "90|2024年12月31日|x、y|400"
+        );
+    }
+
+    #[test]
+    fn missing_fact_and_unclosed_brace_are_errors() {
+        let t = table("a = 1");
+        assert!(render("{a.c}", &t).unwrap_err().contains("a.c"));
+        assert!(render("{nope}", &t).is_err());
+        assert!(render("x {a", &t).unwrap_err().contains("unclosed"));
+        assert!(render("{p.9}", &table("p = [1]")).is_err());
+    }
+
+    #[test]
+    fn shipped_kb_loads() {
+        let kb = Kb::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge"))
+            .expect("shipped knowledge base");
+        assert_eq!(kb.facts.year, 2024);
+        assert_eq!(kb.facts.hours.total, 90.0);
+        assert_eq!(
+            kb.facts.deadline,
+            NaiveDate::from_ymd_opt(2024, 12, 31).unwrap()
+        );
+        let e = kb.entry("hours_total").unwrap();
+        assert!(e.answer.contains("90") && e.answer.contains("30") && e.answer.contains("60"));
+        assert!(
+            e.full_answer()
+                .ends_with("依据：赣教师办函〔2024〕22号 附件 二、学时要求")
+        );
+    }
+}

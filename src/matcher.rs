@@ -1,0 +1,309 @@
+//! The question matcher: free text in, the best FAQ entry out, with a
+//! confidence in [0, 1] and a decision (answer, offer candidates, decline).
+//!
+//! Every example phrasing and title is a small document. A question is
+//! scored against each by idf-weighted feature overlap (words and character
+//! bigrams): how much of the question's weight the phrasing covers (recall)
+//! and how much of the phrasing the question covers (precision), blended so
+//! recall counts most. Words the knowledge base has never seen carry the
+//! highest idf, so an out-of-scope question ("驾校学时") keeps a low
+//! coverage even when it shares a domain word. Unknown words close to a
+//! known one (edit distance) count as that word, weighted by similarity.
+//! An entry's score is that of its best phrasing.
+
+use crate::knowledge::Kb;
+use crate::text::{Analyzer, Features};
+use std::collections::HashMap;
+
+/// Thresholds of the decision; defaults measured on the dev set and the
+/// held-out fixtures (see tests/).
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// At or above: confident enough to answer.
+    pub answer: f32,
+    /// Between this and `answer`, or when the top two are too close: offer
+    /// candidates. Below: decline.
+    pub candidates: f32,
+    /// Minimum lead of the best entry over the runner-up to answer outright.
+    pub margin: f32,
+    /// At or above: answer even without the lead.
+    pub sure: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            answer: 0.45,
+            candidates: 0.4,
+            margin: 0.03,
+            sure: 0.7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Answer(usize),
+    Candidates(Vec<usize>),
+    Decline,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchResult {
+    pub decision: Decision,
+    /// Score of the best entry.
+    pub score: f32,
+    /// Best entries first: (entry index, score); at most five.
+    pub ranked: Vec<(usize, f32)>,
+}
+
+/// Feature kinds weigh differently: a whole word says more than a bigram.
+const WORD_FACTOR: f32 = 1.0;
+const BIGRAM_FACTOR: f32 = 0.3;
+/// Weight of recall against precision in the blended score.
+const RECALL_SHARE: f32 = 0.7;
+/// How much of the gap a phrasing left an answer text covering the question
+/// may fill.
+const ANSWER_SHARE: f32 = 0.6;
+/// Each word of another topic in a question scales every score by this.
+const FOREIGN_PENALTY: f32 = 0.6;
+/// Unknown words at least this close to a known word count as it.
+const FUZZY_MIN: f64 = 0.74;
+
+struct Doc {
+    entry: usize,
+    /// Answer texts are long: they vouch for words (recall) but their
+    /// precision means nothing, and they count less than a phrasing.
+    answer: bool,
+    /// Sum of the weights of the document's features.
+    weight: f32,
+}
+
+pub struct Matcher {
+    analyzer: Analyzer,
+    /// feature key ("w:学时", "b:学时") -> id
+    vocab: HashMap<String, u32>,
+    idf: Vec<f32>,
+    /// feature id -> documents containing it
+    postings: Vec<Vec<u32>>,
+    docs: Vec<Doc>,
+    /// known words (for typo tolerance), with their char counts
+    words: Vec<(String, usize)>,
+    oov_idf: f32,
+    n_entries: usize,
+    /// Words of other topics (salary, canteen, driving school), longest
+    /// first.
+    foreign: Vec<String>,
+    pub thresholds: Thresholds,
+}
+
+fn keys(f: &Features) -> impl Iterator<Item = (String, f32)> + '_ {
+    f.words
+        .iter()
+        .map(|w| (format!("w:{w}"), WORD_FACTOR))
+        .chain(f.bigrams.iter().map(|b| (format!("b:{b}"), BIGRAM_FACTOR)))
+}
+
+impl Matcher {
+    pub fn new(kb: &Kb) -> Matcher {
+        let analyzer = Analyzer::new(&kb.lexicon);
+        let mut vocab: HashMap<String, u32> = HashMap::new();
+        let mut factor: Vec<f32> = Vec::new();
+        let mut postings: Vec<Vec<u32>> = Vec::new();
+        let mut doc_feats: Vec<(usize, bool, Vec<u32>)> = Vec::new();
+        for (ei, e) in kb.entries.iter().enumerate() {
+            let phrasings = std::iter::once(&e.title)
+                .chain(&e.questions)
+                .map(|t| (t, false));
+            for (text, answer) in phrasings.chain(std::iter::once((&e.answer, true))) {
+                let f = analyzer.features(text);
+                let mut ids = Vec::new();
+                for (k, fac) in keys(&f) {
+                    let next = vocab.len() as u32;
+                    let id = *vocab.entry(k).or_insert_with(|| {
+                        factor.push(fac);
+                        postings.push(Vec::new());
+                        next
+                    });
+                    ids.push(id);
+                }
+                let doc = doc_feats.len() as u32;
+                for &id in &ids {
+                    postings[id as usize].push(doc);
+                }
+                doc_feats.push((ei, answer, ids));
+            }
+        }
+        let n = doc_feats.len().max(1) as f32;
+        let idf_of = |df: f32| ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+        let idf: Vec<f32> = postings
+            .iter()
+            .zip(&factor)
+            .map(|(p, fac)| idf_of(p.len() as f32) * fac)
+            .collect();
+        let docs = doc_feats
+            .iter()
+            .map(|(entry, answer, ids)| Doc {
+                entry: *entry,
+                answer: *answer,
+                weight: ids.iter().map(|&i| idf[i as usize]).sum(),
+            })
+            .collect();
+        let words = vocab
+            .keys()
+            .filter_map(|k| k.strip_prefix("w:"))
+            .filter(|w| w.chars().count() >= 2)
+            .map(|w| (w.to_string(), w.chars().count()))
+            .collect();
+        Matcher {
+            analyzer,
+            vocab,
+            idf,
+            postings,
+            docs,
+            words,
+            oov_idf: idf_of(0.0),
+            n_entries: kb.entries.len(),
+            thresholds: Thresholds::default(),
+            foreign: {
+                let mut f: Vec<String> = kb
+                    .lexicon
+                    .out_of_scope
+                    .iter()
+                    .map(|w| crate::text::prepare(w).trim().to_string())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                f.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+                f
+            },
+        }
+    }
+
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// How many words of other topics the question holds (招生办 counts
+    /// once, not also as 招生).
+    fn foreign_words(&self, question: &str) -> i32 {
+        let mut text = crate::text::prepare(question);
+        let mut n = 0;
+        for w in &self.foreign {
+            while let Some(at) = text.find(w.as_str()) {
+                text.replace_range(at..at + w.len(), " ");
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The nearest known word to an unknown one, if near enough.
+    fn nearest_word(&self, w: &str) -> Option<(u32, f32)> {
+        let len = w.chars().count();
+        // Two-character Chinese words differ by half at one typo: too loose.
+        if !(3..=12).contains(&len) {
+            return None;
+        }
+        let mut best: Option<(&str, f64)> = None;
+        for (cand, clen) in &self.words {
+            if clen.abs_diff(len) > 1 {
+                continue;
+            }
+            let s = strsim::normalized_levenshtein(w, cand);
+            if s >= FUZZY_MIN && best.is_none_or(|(b, bs)| s > bs || (s == bs && cand.as_str() < b))
+            {
+                best = Some((cand, s));
+            }
+        }
+        let (word, sim) = best?;
+        let id = *self.vocab.get(&format!("w:{word}"))?;
+        Some((id, sim as f32))
+    }
+
+    /// Score every entry; best first.
+    pub fn rank(&self, question: &str) -> Vec<(usize, f32)> {
+        let f = self.analyzer.features(question);
+        let mut query_weight = 0.0f32;
+        let mut overlap = vec![0.0f32; self.docs.len()];
+        for (key, fac) in keys(&f) {
+            let known = self.vocab.get(&key).map(|&id| (id, 1.0f32));
+            let hit = known.or_else(|| key.strip_prefix("w:").and_then(|w| self.nearest_word(w)));
+            match hit {
+                Some((id, sim)) => {
+                    let w = self.idf[id as usize];
+                    query_weight += w;
+                    for &d in &self.postings[id as usize] {
+                        overlap[d as usize] += w * sim;
+                    }
+                }
+                None => query_weight += self.oov_idf * fac,
+            }
+        }
+        let mut best = vec![0.0f32; self.n_entries];
+        let mut answer_recall = vec![0.0f32; self.n_entries];
+        if query_weight > 0.0 {
+            for (doc, &ov) in self.docs.iter().zip(&overlap) {
+                if ov <= 0.0 || doc.weight <= 0.0 {
+                    continue;
+                }
+                let recall = (ov / query_weight).min(1.0);
+                let precision = (ov / doc.weight).min(1.0);
+                if doc.answer {
+                    answer_recall[doc.entry] = recall;
+                    continue;
+                }
+                let s = RECALL_SHARE * recall + (1.0 - RECALL_SHARE) * precision;
+                if s > best[doc.entry] {
+                    best[doc.entry] = s;
+                }
+            }
+        }
+        // The answer text fills part of what the phrasings left uncovered:
+        // it vouches for words, but phrasings decide between entries.
+        let penalty = FOREIGN_PENALTY.powi(self.foreign_words(question));
+        for (b, a) in best.iter_mut().zip(&answer_recall) {
+            *b += ANSWER_SHARE * a * (1.0 - *b);
+            *b *= penalty;
+        }
+        let mut ranked: Vec<(usize, f32)> = best
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        // Ties break on entry order so the result is deterministic.
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+    }
+
+    pub fn find(&self, question: &str) -> MatchResult {
+        let mut ranked = self.rank(question);
+        ranked.truncate(5);
+        let t = self.thresholds;
+        let top = ranked.first().map_or(0.0, |r| r.1);
+        let second = ranked.get(1).map_or(0.0, |r| r.1);
+        // A clear lead answers; so does a very strong match whose runner-up
+        // is just as strong (the runner-up is offered as a button).
+        let decision = if top >= t.answer && (top - second >= t.margin || top >= t.sure) {
+            Decision::Answer(ranked[0].0)
+        } else if top >= t.candidates {
+            let close: Vec<usize> = ranked
+                .iter()
+                .take(3)
+                .filter(|(_, s)| *s >= t.candidates && top - *s <= 0.15)
+                .map(|(e, _)| *e)
+                .collect();
+            if close.len() == 1 && top >= t.answer {
+                Decision::Answer(close[0])
+            } else {
+                Decision::Candidates(close)
+            }
+        } else {
+            Decision::Decline
+        };
+        MatchResult {
+            decision,
+            score: top,
+            ranked,
+        }
+    }
+}

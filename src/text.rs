@@ -1,0 +1,288 @@
+//! Text analysis: normalisation, rewriting (typos, synonyms, fillers) and
+//! segmentation into the features the matcher scores.
+//!
+//! Pipeline: NFKC (full-width → half-width) → lower case → Traditional →
+//! Simplified → punctuation, symbols and control characters to spaces →
+//! one left-most-longest rewrite pass (typos and synonym variants become the
+//! canonical term, fillers vanish) → jieba with the domain dictionary →
+//! stopwords dropped → word features plus character bigrams.
+
+use crate::knowledge::Lexicon;
+use aho_corasick::{AhoCorasick, MatchKind};
+use jieba_rs::Jieba;
+use std::collections::{HashMap, HashSet};
+use unicode_normalization::UnicodeNormalization;
+
+/// Questions are short; anything past this many characters only costs time.
+pub const MAX_QUESTION_CHARS: usize = 300;
+
+/// Dictionary frequency given to domain words (jieba's common words are in
+/// the tens of thousands).
+const DOMAIN_WORD_FREQ: usize = 200_000;
+
+pub struct Analyzer {
+    rewrite: AhoCorasick,
+    replacements: Vec<String>,
+    /// Keys made of ASCII letters only match whole words ("late" is not
+    /// inside "translate").
+    ascii_key: Vec<bool>,
+    jieba: Jieba,
+    stopwords: HashSet<String>,
+}
+
+/// What a text is reduced to for scoring.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    pub words: Vec<String>,
+    pub bigrams: Vec<String>,
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+impl Analyzer {
+    pub fn new(lex: &Lexicon) -> Analyzer {
+        // key -> replacement. Synonyms first, so a typo's correction can be
+        // rewritten to its canonical form too (工需 → 公需 → 公需课).
+        let mut map: HashMap<String, String> = HashMap::new();
+        for (canonical, variants) in &lex.synonyms {
+            let c = prepare(canonical);
+            for v in variants {
+                map.insert(prepare(v), c.clone());
+            }
+        }
+        // Canonical forms and dictionary words map to themselves so that a
+        // shorter variant inside them never fires (公需 in 公需课, 大学 in
+        // 江西师范大学).
+        for word in lex.synonyms.keys().chain(&lex.dictionary) {
+            let w = prepare(word);
+            map.entry(w.clone()).or_insert(w);
+        }
+        let synonyms_only = build(&map);
+        for (typo, fix) in &lex.typos {
+            let fixed = rewrite_with(
+                &synonyms_only.0,
+                &synonyms_only.1,
+                &synonyms_only.2,
+                &prepare(fix),
+            );
+            map.insert(prepare(typo), fixed);
+        }
+        for f in &lex.fillers {
+            map.entry(prepare(f)).or_insert_with(|| " ".to_string());
+        }
+        map.retain(|k, _| !k.trim().is_empty());
+        let (rewrite, replacements, ascii_key) = build(&map);
+
+        let mut jieba = Jieba::new();
+        for w in lex.dictionary.iter().chain(lex.synonyms.keys()) {
+            let w = prepare(w);
+            if w.chars().any(is_cjk) {
+                // suggest_freq alone keeps a word whole only in isolation;
+                // a high floor keeps it whole in context too (继续教育学时).
+                let freq = jieba.suggest_freq(&w).max(DOMAIN_WORD_FREQ);
+                jieba.add_word(&w, Some(freq), None);
+            }
+        }
+        Analyzer {
+            rewrite,
+            replacements,
+            ascii_key,
+            jieba,
+            stopwords: lex.stopwords.iter().map(|s| prepare(s)).collect(),
+        }
+    }
+
+    /// Normalised, rewritten text (spaces between chunks).
+    pub fn normalize(&self, text: &str) -> String {
+        let prepared = prepare(text);
+        let rewritten = rewrite_with(
+            &self.rewrite,
+            &self.replacements,
+            &self.ascii_key,
+            &prepared,
+        );
+        rewritten.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Segmented tokens without stopwords.
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        let normalized = self.normalize(text);
+        self.tokens_of_normalized(&normalized)
+    }
+
+    fn tokens_of_normalized(&self, normalized: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for chunk in normalized.split(' ') {
+            for t in self.jieba.cut(chunk, false) {
+                let w = t.word.trim();
+                if !w.is_empty() && !self.stopwords.contains(w) {
+                    out.push(w.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    pub fn features(&self, text: &str) -> Features {
+        let normalized = self.normalize(text);
+        let mut words = Vec::new();
+        let mut bigrams = Vec::new();
+        for chunk in normalized.split(' ') {
+            // Bigrams run over the kept tokens of a chunk, so particles and
+            // fillers do not create pairs with topic words.
+            let mut kept: Vec<char> = Vec::new();
+            for t in self.jieba.cut(chunk, false) {
+                let w = t.word.trim();
+                if w.is_empty() || self.stopwords.contains(w) {
+                    continue;
+                }
+                words.push(w.to_string());
+                kept.extend(w.chars().filter(|c| is_cjk(*c)));
+            }
+            for pair in kept.windows(2) {
+                bigrams.push(pair.iter().collect());
+            }
+        }
+        dedup(&mut words);
+        dedup(&mut bigrams);
+        Features { words, bigrams }
+    }
+}
+
+fn dedup(v: &mut Vec<String>) {
+    let mut seen = HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+}
+
+type Rewriter = (AhoCorasick, Vec<String>, Vec<bool>);
+
+fn build(map: &HashMap<String, String>) -> Rewriter {
+    let mut pairs: Vec<(&String, &String)> = map.iter().collect();
+    pairs.sort(); // deterministic automaton whatever the hash order
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    let ascii = keys
+        .iter()
+        .map(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
+        .collect();
+    let ac = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(&keys)
+        .expect("automaton over a few hundred short keys fits the default limits");
+    (ac, pairs.iter().map(|(_, v)| (*v).clone()).collect(), ascii)
+}
+
+fn rewrite_with(ac: &AhoCorasick, repl: &[String], ascii_key: &[bool], text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut last = 0;
+    for m in ac.find_iter(text) {
+        let id = m.pattern().as_usize();
+        if ascii_key[id] {
+            let before = text[..m.start()].chars().next_back();
+            let after = text[m.end()..].chars().next();
+            let inside_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+            if inside_word(before) || inside_word(after) {
+                continue;
+            }
+        }
+        out.push_str(&text[last..m.start()]);
+        // Spaces around a rewrite keep English words apart from the
+        // Chinese that replaces them.
+        if ascii_key[id] {
+            out.push(' ');
+            out.push_str(&repl[id]);
+            out.push(' ');
+        } else {
+            out.push_str(&repl[id]);
+        }
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// Width, case, script and punctuation normalisation (no lexicon needed).
+pub fn prepare(text: &str) -> String {
+    let clipped: String = text.chars().take(MAX_QUESTION_CHARS).collect();
+    let nfkc: String = clipped.nfkc().collect::<String>().to_lowercase();
+    let simplified = fast2s::convert(&nfkc);
+    simplified
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() && (c.is_ascii() || is_cjk(c)) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon() -> Lexicon {
+        toml::from_str(
+            r#"
+            fillers = ["请问", "老师你好"]
+            stopwords = ["吗", "的", "要", "the"]
+            dictionary = ["继续教育", "学时"]
+            [typos]
+            "学识" = "学时"
+            "工需" = "公需"
+            [synonyms]
+            "公需课" = ["公需科目", "公共课", "公需", "public course"]
+            "截止" = ["最晚", "deadline"]
+            "折算" = ["抵"]
+            "#,
+        )
+        .expect("test lexicon")
+    }
+
+    #[test]
+    fn prepare_folds_width_case_script_and_punctuation() {
+        assert_eq!(prepare("ＡＢＣ１２３"), "abc123");
+        assert_eq!(prepare("學時？！"), "学时  ");
+        assert_eq!(prepare("a\u{0}b\u{7}c"), "a b c");
+        assert_eq!(prepare("😀学时"), " 学时");
+    }
+
+    #[test]
+    fn rewrite_applies_synonyms_typos_fillers_longest_first() {
+        let a = Analyzer::new(&lexicon());
+        assert_eq!(a.normalize("请问公需科目的学识"), "公需课的学时");
+        assert_eq!(a.normalize("公需课"), "公需课");
+        assert_eq!(a.normalize("公需"), "公需课");
+        assert_eq!(a.normalize("工需学时"), "公需课学时");
+        assert_eq!(a.normalize("What is the Deadline?"), "what is the 截止");
+        // ASCII keys only match whole words.
+        assert_eq!(a.normalize("deadlines"), "deadlines");
+    }
+
+    #[test]
+    fn domain_dictionary_keeps_words_whole() {
+        let a = Analyzer::new(&lexicon());
+        let toks = a.tokens("继续教育学时要多少");
+        assert!(toks.contains(&"继续教育".to_string()), "{toks:?}");
+        assert!(toks.contains(&"学时".to_string()), "{toks:?}");
+        assert!(!toks.contains(&"要".to_string()));
+    }
+
+    #[test]
+    fn features_have_words_and_bigrams_without_stopwords() {
+        let a = Analyzer::new(&lexicon());
+        let f = a.features("公需课的学时吗");
+        assert!(f.words.contains(&"公需课".to_string()));
+        assert!(!f.words.iter().any(|w| w == "的" || w == "吗"));
+        assert!(f.bigrams.contains(&"课学".to_string()), "{:?}", f.bigrams);
+        assert!(!f.bigrams.iter().any(|b| b.contains('的')));
+    }
+
+    #[test]
+    fn traditional_and_full_width_question_equals_simplified() {
+        let a = Analyzer::new(&lexicon());
+        assert_eq!(a.features("公需課學時？"), a.features("公需课学时?"));
+    }
+}

@@ -1,0 +1,130 @@
+//! The binary's question commands, run as a user would.
+
+use crate::bin;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run_with_stdin(args: &[&str], input: &str) -> (String, String, Option<i32>) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn ask_prints_answer_with_source() {
+    let out = Command::new(bin())
+        .args(["ask", "每年要多少学时"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("90") && text.contains("依据：赣教师办函〔2024〕22号"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ask_json_has_the_documented_fields() {
+    let out = Command::new(bin())
+        .args(["ask", "--json", "截止日期"])
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for k in [
+        "question",
+        "matched",
+        "score",
+        "answer",
+        "candidates",
+        "source",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}: {v}");
+    }
+    assert_eq!(v["matched"], "deadline");
+    assert!(
+        v["answer"]
+            .as_str()
+            .unwrap_or("")
+            .contains("2024年12月31日")
+    );
+}
+
+#[test]
+fn ask_json_batch_answers_every_line_in_order() {
+    let input = "公需课多少学时\n今天中午吃什么\n\n登录网址\n";
+    let (out, _, code) = run_with_stdin(&["ask", "--json"], input);
+    assert_eq!(code, Some(0));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["question"], "公需课多少学时");
+    assert!(lines[1]["matched"].is_null());
+    assert!(
+        lines[1]["answer"]
+            .as_str()
+            .unwrap_or("")
+            .contains("0791-12333")
+    );
+    assert!(lines[2]["matched"].is_null());
+    assert_eq!(lines[3]["matched"], "login");
+}
+
+#[test]
+fn chat_works_with_piped_stdin_and_numbered_buttons() {
+    // Ask, then press button 1 (the first related question).
+    let (out, _, code) = run_with_stdin(&["chat"], "每年要多少学时\n1\n/quit\n");
+    assert_eq!(code, Some(0));
+    assert!(out.contains("不少于90学时"), "{out}");
+    assert!(out.contains("[1] 公需课要学多少学时"), "{out}");
+    assert!(
+        out.contains("公需课（公需科目）培训学时总计不得少于30学时"),
+        "{out}"
+    );
+}
+
+#[test]
+fn kb_export_lists_every_entry() {
+    let out = Command::new(bin())
+        .args(["kb", "export", "--json"])
+        .output()
+        .expect("run");
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("a JSON list");
+    assert!(v.len() >= 20);
+    for e in &v {
+        for k in ["id", "title", "questions", "answer", "source"] {
+            assert!(e.get(k).is_some(), "missing {k}");
+        }
+    }
+    assert!(
+        v.iter()
+            .any(|e| e["answer"].as_str().unwrap_or("").contains("4001911818"))
+    );
+}
+
+#[test]
+fn help_describes_the_commands() {
+    let out = Command::new(bin()).arg("--help").output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["ask", "chat", "kb"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+}
