@@ -7,11 +7,23 @@
 //! - [`matcher`]: scores a question against the FAQ and decides.
 //! - [`dialogue`]: reply texts and buttons shared by every front end.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
+//! - [`store`]: sled data directory (hours, subscriptions, sent-record).
+//! - [`tracker`]: `/log` parsing and the done / required / missing summary.
+//! - [`clock`]: injected time (system or manual).
+//! - [`reminders`]: schedule, pure planner, delivery through a `Sender`.
+//! - [`commands`]: the tracker and reminder commands shared by front ends.
+//! - [`telegram`]: Bot construction from the environment, the reminder sender.
 //! - [`error`]: typed errors of the library.
 
 pub mod check;
+pub mod clock;
+pub mod commands;
 pub mod dialogue;
 pub mod error;
 pub mod knowledge;
 pub mod matcher;
+pub mod reminders;
+pub mod store;
+pub mod telegram;
 pub mod text;
+pub mod tracker;

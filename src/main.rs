@@ -2,8 +2,11 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use jxjy_bot::commands::{self, Ctx};
 use jxjy_bot::dialogue::{Action, Responder};
 use jxjy_bot::knowledge::{self, Kb};
+use jxjy_bot::reminders::{self, Schedule};
+use jxjy_bot::store::{ChatKind, Store};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +22,20 @@ struct Cli {
     /// Knowledge directory (lexicon.toml plus one directory per guide year).
     #[arg(long, global = true, env = "JXJY_KB")]
     kb: Option<PathBuf>,
+    /// Data directory (hours, reminder subscriptions, sent-record).
+    #[arg(long, global = true, env = "JXJY_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Reminder days before the deadline, comma-separated.
+    #[arg(
+        long,
+        global = true,
+        env = "JXJY_REMIND_DAYS",
+        default_value = "30,14,7,3,1"
+    )]
+    remind_days: String,
+    /// Local time (Asia/Shanghai) reminders go out at.
+    #[arg(long, global = true, env = "JXJY_REMIND_AT", default_value = "09:00")]
+    remind_at: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,6 +59,30 @@ enum Command {
     Kb {
         #[command(subcommand)]
         command: KbCommand,
+    },
+    /// Deadline reminders.
+    Remind {
+        #[command(subcommand)]
+        command: RemindCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RemindCommand {
+    /// Print what would be sent at a moment (who, which slot, the text), without sending.
+    Plan {
+        /// The moment, RFC 3339, e.g. 2024-12-24T09:00+08:00 (seconds optional).
+        #[arg(long)]
+        at: String,
+    },
+    /// Send the reminders due now (or at --at) through Telegram, once, and exit.
+    Send {
+        /// Pretend it is this moment (RFC 3339); default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Reminders marked in flight per durable write.
+        #[arg(long, default_value_t = jxjy_bot::reminders::DEFAULT_BATCH)]
+        batch: usize,
     },
 }
 
@@ -77,6 +118,19 @@ fn load(cli: &Cli) -> Result<Arc<Kb>> {
     Ok(Arc::new(kb))
 }
 
+fn schedule(cli: &Cli) -> Result<Schedule> {
+    Schedule::parse(&cli.remind_days, &cli.remind_at)
+        .map_err(|e| anyhow::anyhow!("reminder schedule: {e}"))
+}
+
+/// RFC 3339, with or without seconds ("2024-12-24T09:00+08:00").
+fn parse_moment(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z"))
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| anyhow::anyhow!("'{s}' is not a moment like 2024-12-24T09:00+08:00"))
+}
+
 fn run() -> Result<std::process::ExitCode> {
     let cli = Cli::parse();
     match &cli.command {
@@ -95,12 +149,73 @@ fn run() -> Result<std::process::ExitCode> {
         Some(Command::Chat) | None => {
             let responder = Responder::new(load(&cli)?);
             if cli.command.is_none() {
-                eprintln!(
-                    "TELOXIDE_TOKEN is not set: opening the bot in the terminal. \
-                     To connect Telegram, set TELOXIDE_TOKEN to the token from @BotFather."
-                );
+                if std::env::var_os("TELOXIDE_TOKEN").is_some() {
+                    eprintln!(
+                        "TELOXIDE_TOKEN is set, but this build has no Telegram update handler yet \
+                         (reminders can be sent with `jxjy-bot remind send`): opening the terminal."
+                    );
+                } else {
+                    eprintln!(
+                        "TELOXIDE_TOKEN is not set: opening the bot in the terminal. \
+                         To connect Telegram, set TELOXIDE_TOKEN to the token from @BotFather."
+                    );
+                }
             }
-            chat(&responder)?;
+            let store = match Store::open(&cli.data_dir) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("note: {e}; /log, /hours and /remind are unavailable");
+                    None
+                }
+            };
+            chat(&responder, store.as_ref(), &schedule(&cli)?)?;
+        }
+        Some(Command::Remind { command }) => {
+            let kb = load(&cli)?;
+            let schedule = schedule(&cli)?;
+            let store = Store::open(&cli.data_dir)?;
+            match command {
+                RemindCommand::Plan { at } => {
+                    let at = parse_moment(at)?;
+                    let planned = reminders::plan_from_store(&store, &kb.facts, &schedule, at)?;
+                    if planned.is_empty() {
+                        println!("nothing due at {at}");
+                    }
+                    for p in &planned {
+                        println!(
+                            "chat {} ({:?}), slot {} days before (due {}):\n  {}",
+                            p.chat_id,
+                            p.kind,
+                            p.slot.days_before,
+                            p.slot
+                                .due
+                                .with_timezone(&schedule.tz)
+                                .format("%Y-%m-%d %H:%M"),
+                            p.text
+                        );
+                    }
+                }
+                RemindCommand::Send { at, batch } => {
+                    let at = match at {
+                        Some(a) => parse_moment(a)?,
+                        None => chrono::Utc::now(),
+                    };
+                    let sender = jxjy_bot::telegram::TelegramSender {
+                        bot: jxjy_bot::telegram::bot_from_env()?,
+                    };
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let report = rt.block_on(reminders::deliver_due(
+                        &store, &kb.facts, &schedule, at, &sender, *batch,
+                    ))?;
+                    store.flush()?;
+                    println!(
+                        "sent {}, blocked {}, migrated {}, failed {}",
+                        report.sent, report.blocked, report.migrated, report.failed
+                    );
+                }
+            }
         }
         Some(Command::Kb { command }) => match command {
             KbCommand::Check => {
@@ -175,10 +290,43 @@ fn explain_match(responder: &Responder, question: &str) {
     }
 }
 
-fn chat(responder: &Responder) -> Result<()> {
+/// The terminal user's id in the store (Telegram ids are never 0).
+const TERMINAL_USER: i64 = 0;
+
+/// /log, /hours, /undo, /remind, /forget for the terminal user.
+fn tracker_command(
+    store: Option<&Store>,
+    facts: &knowledge::Facts,
+    schedule: &Schedule,
+    input: &str,
+) -> Option<String> {
+    let (cmd, args) = input.split_once(char::is_whitespace).unwrap_or((input, ""));
+    if !matches!(cmd, "/log" | "/hours" | "/undo" | "/remind" | "/forget") {
+        return None;
+    }
+    let Some(store) = store else {
+        return Some("数据目录不可用，无法记录学时或设置提醒。".into());
+    };
+    let ctx = Ctx {
+        store,
+        facts,
+        schedule,
+        now: chrono::Utc::now(),
+    };
+    let result = match cmd {
+        "/log" => commands::log(&ctx, TERMINAL_USER, args),
+        "/hours" => commands::hours(&ctx, TERMINAL_USER),
+        "/undo" => commands::undo(&ctx, TERMINAL_USER),
+        "/remind" => commands::remind(&ctx, TERMINAL_USER, ChatKind::Private, args, true),
+        _ => commands::forget(&ctx, TERMINAL_USER),
+    };
+    Some(result.unwrap_or_else(|e| format!("出错了：{e}")))
+}
+
+fn chat(responder: &Responder, store: Option<&Store>, schedule: &Schedule) -> Result<()> {
     let kb = responder.kb();
     println!(
-        "继续教育小助手（{}年度指南）。输入问题，输入数字选择按钮，/menu 看主题，/quit 退出。",
+        "继续教育小助手（{}年度指南）。输入问题，输入数字选择按钮，/menu 看主题；\n/log 公需 10 记录学时，/hours 查看，/undo 撤销，/remind on|off 提醒，/quit 退出。",
         kb.facts.year
     );
     let stdin = std::io::stdin();
@@ -194,6 +342,8 @@ fn chat(responder: &Responder) -> Result<()> {
             continue;
         } else if input == "/menu" || input == "/start" {
             responder.menu()
+        } else if let Some(text) = tracker_command(store, &kb.facts, schedule, input) {
+            jxjy_bot::dialogue::Reply::info(text)
         } else if let Some(button) = input.parse::<usize>().ok().and_then(|n| {
             last.as_ref()?
                 .choices()

@@ -219,6 +219,17 @@ pub fn prepare(text: &str) -> String {
         .collect()
 }
 
+/// Full-width digits and signs to ASCII (for numbers typed on a Chinese
+/// keyboard), case folded; no punctuation removed, decimals survive.
+pub fn prepare_numeric(text: &str) -> String {
+    let clipped: String = text.chars().take(MAX_QUESTION_CHARS).collect();
+    clipped
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .replace('－', "-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,10 @@
 //! module per area.
 
 mod cli;
+mod crash;
 mod eval;
 mod kb_check;
+mod reminders;
 mod robustness;
 
 use jxjy_bot::dialogue::Responder;
