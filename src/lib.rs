@@ -8,13 +8,16 @@
 //! - [`dialogue`]: reply texts and buttons shared by every front end.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
 //! - [`store`]: sled data directory (hours, subscriptions, sent-record).
+//! - [`stats`]: most asked, unanswered (grouped) and feedback counts.
 //! - [`tracker`]: `/log` parsing and the done / required / missing summary.
 //! - [`clock`]: injected time (system or manual).
 //! - [`reminders`]: schedule, pure planner, delivery through a `Sender`.
 //! - [`commands`]: the tracker and reminder commands shared by front ends.
 //! - [`telegram`]: Bot construction from the environment, the reminder sender.
+//! - [`bot`]: the Telegram front end: commands, handler tree, reminder loop.
 //! - [`error`]: typed errors of the library.
 
+pub mod bot;
 pub mod check;
 pub mod clock;
 pub mod commands;
@@ -23,6 +26,7 @@ pub mod error;
 pub mod knowledge;
 pub mod matcher;
 pub mod reminders;
+pub mod stats;
 pub mod store;
 pub mod telegram;
 pub mod text;

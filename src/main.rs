@@ -55,6 +55,21 @@ enum Command {
     },
     /// Chat with the bot in the terminal (works with piped stdin too).
     Chat,
+    /// Run the Telegram bot (long polling) and its reminders.
+    ///
+    /// Needs TELOXIDE_TOKEN. Honours TELOXIDE_API_URL, TELOXIDE_PROXY
+    /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
+    /// the log level; JXJY_ADMINS lists the Telegram user ids allowed /stats.
+    Serve {
+        /// Turn Telegram's rate limits off (benchmarks against a fake API only).
+        #[arg(long, env = "JXJY_NO_THROTTLE")]
+        no_throttle: bool,
+        /// Seconds between checks for due reminders.
+        #[arg(long, default_value_t = 60)]
+        remind_every: u64,
+    },
+    /// Most asked questions, unanswered ones grouped, and feedback counts.
+    Stats,
     /// Knowledge-base tools.
     Kb {
         #[command(subcommand)]
@@ -118,6 +133,50 @@ fn load(cli: &Cli) -> Result<Arc<Kb>> {
     Ok(Arc::new(kb))
 }
 
+fn serve(cli: &Cli, no_throttle: bool, remind_every: u64) -> Result<()> {
+    init_logging();
+    // Check the token before loading anything, for a clear message.
+    let bot = jxjy_bot::telegram::bot_from_env()?;
+    let responder = Responder::new(load(cli)?);
+    let store = Store::open(&cli.data_dir)?;
+    let app = Arc::new(jxjy_bot::bot::App {
+        responder,
+        store,
+        schedule: schedule(cli)?,
+        clock: Arc::new(jxjy_bot::clock::SystemClock),
+        admins: jxjy_bot::bot::parse_admins(&std::env::var("JXJY_ADMINS").unwrap_or_default()),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let bot = jxjy_bot::bot::throttled(bot, !no_throttle);
+        tracing::info!(
+            year = app.responder.kb().facts.year,
+            "jxjy-bot serving Telegram"
+        );
+        jxjy_bot::bot::run(
+            bot,
+            app,
+            std::time::Duration::from_secs(remind_every.max(1)),
+            jxjy_bot::bot::shutdown_signal(),
+        )
+        .await
+    })
+}
+
+/// Logs to stderr, level from RUST_LOG (default info). The bot token is
+/// never logged: teloxide strips it from request errors and nothing here
+/// prints the bot.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn schedule(cli: &Cli) -> Result<Schedule> {
     Schedule::parse(&cli.remind_days, &cli.remind_at)
         .map_err(|e| anyhow::anyhow!("reminder schedule: {e}"))
@@ -146,20 +205,30 @@ fn run() -> Result<std::process::ExitCode> {
             }
             ask(&responder, *json, &question)?;
         }
+        None if std::env::var("TELOXIDE_TOKEN").is_ok_and(|t| !t.trim().is_empty()) => {
+            serve(&cli, false, 60)?;
+        }
+        Some(Command::Serve {
+            no_throttle,
+            remind_every,
+        }) => {
+            serve(&cli, *no_throttle, *remind_every)?;
+        }
+        Some(Command::Stats) => {
+            let responder = Responder::new(load(&cli)?);
+            let store = Store::open(&cli.data_dir)?;
+            print!(
+                "{}",
+                jxjy_bot::stats::report(&store, responder.matcher().analyzer())?
+            );
+        }
         Some(Command::Chat) | None => {
             let responder = Responder::new(load(&cli)?);
             if cli.command.is_none() {
-                if std::env::var_os("TELOXIDE_TOKEN").is_some() {
-                    eprintln!(
-                        "TELOXIDE_TOKEN is set, but this build has no Telegram update handler yet \
-                         (reminders can be sent with `jxjy-bot remind send`): opening the terminal."
-                    );
-                } else {
-                    eprintln!(
-                        "TELOXIDE_TOKEN is not set: opening the bot in the terminal. \
-                         To connect Telegram, set TELOXIDE_TOKEN to the token from @BotFather."
-                    );
-                }
+                eprintln!(
+                    "TELOXIDE_TOKEN is not set: opening the bot in the terminal. \
+                     To connect Telegram, set TELOXIDE_TOKEN to the token from @BotFather."
+                );
             }
             let store = match Store::open(&cli.data_dir) {
                 Ok(s) => Some(s),

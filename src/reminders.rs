@@ -270,11 +270,7 @@ pub async fn deliver_due<S: Sender>(
                 Err(SendError::Blocked) => {
                     tracing::info!(chat = p.chat_id, "chat blocked the bot; reminders stopped");
                     report.blocked += 1;
-                    store.put_subscription(&Subscription {
-                        chat_id: p.chat_id,
-                        kind: p.kind,
-                        active: false,
-                    })?;
+                    store.deactivate(p.chat_id)?;
                     done.push(p.key.clone());
                 }
                 Err(SendError::Migrated(new_id)) => {

@@ -53,6 +53,27 @@ pub struct Store {
     sent: sled::Tree,
     feedback: sled::Tree,
     unanswered: sled::Tree,
+    asked: sled::Tree,
+}
+
+/// A question the bot could not answer (no names, no ids).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unanswered {
+    pub text: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub chat: ChatKind,
+}
+
+fn add_one(old: Option<&[u8]>) -> Option<Vec<u8>> {
+    let n = old
+        .and_then(|o| o.try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    Some((n + 1).to_be_bytes().to_vec())
+}
+
+fn count_of(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 fn corrupt(key: &[u8], e: impl std::fmt::Display) -> StoreError {
@@ -117,6 +138,7 @@ impl Store {
             sent: db.open_tree("sent")?,
             feedback: db.open_tree("feedback")?,
             unanswered: db.open_tree("unanswered")?,
+            asked: db.open_tree("asked")?,
             db,
         })
     }
@@ -242,13 +264,7 @@ impl Store {
 
     pub fn record_feedback(&self, entry: &str, helpful: bool) -> Result<(), StoreError> {
         let key = format!("{entry}/{}", if helpful { '+' } else { '-' });
-        self.feedback.update_and_fetch(key.as_bytes(), |old| {
-            let n = old
-                .and_then(|o| o.try_into().ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            Some((n + 1).to_be_bytes().to_vec())
-        })?;
+        self.feedback.update_and_fetch(key.as_bytes(), add_one)?;
         Ok(())
     }
 
@@ -258,7 +274,7 @@ impl Store {
         for kv in self.feedback.iter() {
             let (k, v) = kv?;
             let key = String::from_utf8_lossy(&k).into_owned();
-            let n = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let n = count_of(&v);
             if let Some((entry, sign)) = key.rsplit_once('/') {
                 let slot = map.entry(entry.to_string()).or_default();
                 if sign == "+" {
@@ -271,10 +287,45 @@ impl Store {
         Ok(map.into_iter().map(|(e, (u, d))| (e, u, d)).collect())
     }
 
-    pub fn record_unanswered(&self, text: &str, chat: ChatKind) -> Result<(), StoreError> {
+    pub fn record_unanswered(&self, rec: &Unanswered) -> Result<(), StoreError> {
         let id = self.db.generate_id()?;
-        let rec = serde_json::json!({"text": text, "at": chrono::Utc::now(), "chat": chat});
-        self.unanswered.insert(id.to_be_bytes(), encode(&rec))?;
+        self.unanswered.insert(id.to_be_bytes(), encode(rec))?;
+        Ok(())
+    }
+
+    pub fn unanswered(&self) -> Result<Vec<Unanswered>, StoreError> {
+        self.unanswered
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Count one answered question for an entry.
+    pub fn record_asked(&self, entry: &str) -> Result<(), StoreError> {
+        self.asked.update_and_fetch(entry.as_bytes(), add_one)?;
+        Ok(())
+    }
+
+    /// (entry, times answered), most asked first.
+    pub fn asked(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut v = Vec::new();
+        for kv in self.asked.iter() {
+            let (k, n) = kv?;
+            v.push((String::from_utf8_lossy(&k).into_owned(), count_of(&n)));
+        }
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(v)
+    }
+
+    /// A chat that blocked the bot (403) gets no more reminders.
+    pub fn deactivate(&self, chat_id: i64) -> Result<(), StoreError> {
+        if let Some(mut s) = self.subscription(chat_id)? {
+            s.active = false;
+            self.put_subscription(&s)?;
+        }
         Ok(())
     }
 

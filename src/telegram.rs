@@ -13,6 +13,10 @@ pub enum SetupError {
     NoToken,
     #[error("TELOXIDE_API_URL '{0}' is not a valid URL")]
     BadApiUrl(String),
+    #[error("TELOXIDE_PROXY '{0}' is not a proxy URL (http://host:port or socks5://host:port)")]
+    BadProxy(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
 }
 
 /// A bot from TELOXIDE_TOKEN, TELOXIDE_API_URL and TELOXIDE_PROXY (HTTP or
@@ -22,7 +26,21 @@ pub fn bot_from_env() -> Result<Bot, SetupError> {
         .ok()
         .filter(|t| !t.trim().is_empty())
         .ok_or(SetupError::NoToken)?;
-    let bot = Bot::with_client(token, teloxide::net::client_from_env());
+    let mut builder = teloxide::net::default_reqwest_settings();
+    if let Ok(p) = std::env::var("TELOXIDE_PROXY")
+        && !p.trim().is_empty()
+    {
+        // reqwest applies NO_PROXY to system proxies only; do it here too so
+        // a loopback API (tests, a local Bot API server) skips the proxy.
+        let proxy = reqwest::Proxy::all(&p)
+            .map_err(|_| SetupError::BadProxy(p.clone()))?
+            .no_proxy(reqwest::NoProxy::from_env());
+        builder = builder.proxy(proxy);
+    }
+    let client = builder
+        .build()
+        .map_err(|e| SetupError::Client(e.to_string()))?;
+    let bot = Bot::with_client(token, client);
     match std::env::var("TELOXIDE_API_URL") {
         Ok(u) if !u.trim().is_empty() => {
             let url = reqwest::Url::parse(&u).map_err(|_| SetupError::BadApiUrl(u.clone()))?;
@@ -47,14 +65,19 @@ pub fn classify(e: &RequestError) -> SendError {
     }
 }
 
-/// Sends reminders as plain messages; waits out 429s a few times.
-pub struct TelegramSender {
-    pub bot: Bot,
+/// Sends reminders as plain messages through any requester (the bare Bot,
+/// or the throttled one); waits out 429s a few times.
+pub struct TelegramSender<B = Bot> {
+    pub bot: B,
 }
 
 const MAX_RETRIES: usize = 3;
 
-impl Sender for TelegramSender {
+impl<B> Sender for TelegramSender<B>
+where
+    B: Requester<Err = RequestError> + Send + Sync,
+    B::SendMessage: Send,
+{
     async fn send(&self, chat_id: i64, text: &str) -> Result<(), SendError> {
         let mut tries = 0;
         loop {

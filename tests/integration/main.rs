@@ -4,9 +4,11 @@
 mod cli;
 mod crash;
 mod eval;
+mod fake_api;
 mod kb_check;
 mod reminders;
 mod robustness;
+mod telegram;
 
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::knowledge::Kb;

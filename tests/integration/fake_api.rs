@@ -1,0 +1,341 @@
+//! A fake Telegram Bot API on loopback (wiremock): scripted getUpdates,
+//! every call recorded, getMe / getChatMember answered, and one-shot
+//! injected answers (429 with retry_after, 403, migrate_to_chat_id). It
+//! never answers 5xx: teloxide then sleeps ten seconds.
+
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
+
+pub const TOKEN: &str = "123456:FAKE-TOKEN-abcdef";
+pub const BOT_ID: i64 = 999;
+pub const BOT_USERNAME: &str = "jxjy_test_bot";
+
+#[derive(Default)]
+struct State {
+    updates: VecDeque<Value>,
+    next_update_id: i64,
+    next_message_id: i64,
+    /// (method, chat id) -> answers to give before the normal one
+    inject: HashMap<(String, i64), VecDeque<(u16, Value)>>,
+    /// (chat, user) -> "administrator" | "member" | "creator"
+    members: HashMap<(i64, i64), &'static str>,
+}
+
+#[derive(Clone)]
+pub struct FakeApi {
+    pub server: Arc<MockServer>,
+    state: Arc<Mutex<State>>,
+}
+
+struct Handler(Arc<Mutex<State>>);
+
+pub fn method_of(r: &Request) -> String {
+    r.url.path().rsplit('/').next().unwrap_or("").to_lowercase()
+}
+
+pub fn body_of(r: &Request) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+fn chat_json(id: i64) -> Value {
+    if id < 0 {
+        json!({"id": id, "type": "group", "title": "教研室"})
+    } else {
+        json!({"id": id, "type": "private", "first_name": "老师"})
+    }
+}
+
+fn user_json(id: i64) -> Value {
+    json!({"id": id, "is_bot": false, "first_name": "老师"})
+}
+
+fn ok(result: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))
+}
+
+impl Respond for Handler {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let method = method_of(r);
+        let body = body_of(r);
+        let chat = body.get("chat_id").and_then(Value::as_i64).unwrap_or(0);
+        let mut st = self.0.lock().unwrap();
+        if let Some(q) = st.inject.get_mut(&(method.clone(), chat))
+            && let Some((status, v)) = q.pop_front()
+        {
+            return ResponseTemplate::new(status).set_body_json(v);
+        }
+        match method.as_str() {
+            "getme" => ok(json!({
+                "id": BOT_ID, "is_bot": true, "first_name": "继续教育小助手",
+                "username": BOT_USERNAME, "can_join_groups": true,
+                "can_read_all_group_messages": false, "supports_inline_queries": false,
+                "has_main_web_app": false
+            })),
+            "getupdates" => {
+                let offset = body.get("offset").and_then(Value::as_i64).unwrap_or(0);
+                st.updates
+                    .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                let pending: Vec<Value> = st.updates.iter().cloned().collect();
+                if pending.is_empty() {
+                    // Stand in for long polling without keeping tests waiting.
+                    ok(json!([])).set_delay(Duration::from_millis(30))
+                } else {
+                    ok(Value::Array(pending))
+                }
+            }
+            "sendmessage" => {
+                st.next_message_id += 1;
+                ok(json!({
+                    "message_id": st.next_message_id, "date": 1_700_000_000,
+                    "chat": chat_json(chat),
+                    "from": {"id": BOT_ID, "is_bot": true, "first_name": "继续教育小助手", "username": BOT_USERNAME},
+                    "text": body.get("text").cloned().unwrap_or(json!(""))
+                }))
+            }
+            "getchatmember" => {
+                let user = body.get("user_id").and_then(Value::as_i64).unwrap_or(0);
+                let status = st.members.get(&(chat, user)).copied().unwrap_or("member");
+                let mut m = json!({"status": status, "user": user_json(user)});
+                if status == "administrator" {
+                    for k in [
+                        "can_be_edited",
+                        "is_anonymous",
+                        "can_manage_chat",
+                        "can_change_info",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_invite_users",
+                        "can_restrict_members",
+                        "can_promote_members",
+                    ] {
+                        m[k] = json!(false);
+                    }
+                    m["can_manage_chat"] = json!(true);
+                }
+                if status == "creator" {
+                    m["is_anonymous"] = json!(false);
+                }
+                ok(m)
+            }
+            _ => ok(json!(true)),
+        }
+    }
+}
+
+impl FakeApi {
+    pub async fn start() -> FakeApi {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            next_update_id: 1,
+            ..Default::default()
+        }));
+        Mock::given(any())
+            .respond_with(Handler(state.clone()))
+            .mount(&server)
+            .await;
+        FakeApi {
+            server: Arc::new(server),
+            state,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/", self.server.uri())
+    }
+
+    fn push(&self, mut update: Value) -> i64 {
+        let mut st = self.state.lock().unwrap();
+        let id = st.next_update_id;
+        st.next_update_id += 1;
+        update["update_id"] = json!(id);
+        st.updates.push_back(update);
+        id
+    }
+
+    fn message(chat: i64, user: i64, extra: Value) -> Value {
+        let mut m = json!({
+            "message_id": 10_000 + rand_id(), "date": 1_700_000_000,
+            "chat": chat_json(chat), "from": user_json(user)
+        });
+        if let Value::Object(e) = extra {
+            for (k, v) in e {
+                m[k] = v;
+            }
+        }
+        m
+    }
+
+    /// A text message from `user` in `chat` (negative: a group).
+    pub fn text(&self, chat: i64, user: i64, text: &str) -> i64 {
+        self.push(json!({"message": Self::message(chat, user, json!({"text": text}))}))
+    }
+
+    /// A message from an anonymous group administrator (posted as the group).
+    pub fn anonymous_admin(&self, chat: i64, text: &str) -> i64 {
+        let mut m = Self::message(chat, 1_087_968_824, json!({"text": text}));
+        m["from"] = json!({"id": 1_087_968_824i64, "is_bot": true, "first_name": "Group", "username": "GroupAnonymousBot"});
+        m["sender_chat"] = chat_json(chat);
+        self.push(json!({"message": m}))
+    }
+
+    /// A message with any other content (sticker, location...).
+    pub fn other(&self, chat: i64, user: i64, content: Value) -> i64 {
+        self.push(json!({"message": Self::message(chat, user, content)}))
+    }
+
+    pub fn edited(&self, chat: i64, user: i64, text: &str) -> i64 {
+        let mut m = Self::message(chat, user, json!({"text": text}));
+        m["edit_date"] = json!(1_700_000_100);
+        self.push(json!({"edited_message": m}))
+    }
+
+    /// A text message replying to one of the bot's messages.
+    pub fn reply_to_bot(&self, chat: i64, user: i64, text: &str) -> i64 {
+        let bot_msg = json!({
+            "message_id": 1, "date": 1_700_000_000, "chat": chat_json(chat),
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "继续教育小助手", "username": BOT_USERNAME},
+            "text": "……"
+        });
+        self.push(json!({"message": Self::message(chat, user, json!({"text": text, "reply_to_message": bot_msg}))}))
+    }
+
+    /// A tap on an inline button with `data` under a bot message in `chat`.
+    pub fn callback(&self, chat: i64, user: i64, data: &str) -> i64 {
+        let bot_msg = json!({
+            "message_id": 1, "date": 1_700_000_000, "chat": chat_json(chat),
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "继续教育小助手"},
+            "text": "……"
+        });
+        self.push(json!({"callback_query": {
+            "id": format!("cb{}", rand_id()), "from": user_json(user), "chat_instance": "ci",
+            "data": data, "message": bot_msg
+        }}))
+    }
+
+    /// The group `chat` became supergroup `new`.
+    pub fn migrate(&self, chat: i64, user: i64, new: i64) -> i64 {
+        self.push(json!({"message": Self::message(chat, user, json!({"migrate_to_chat_id": new}))}))
+    }
+
+    pub fn set_member(&self, chat: i64, user: i64, status: &'static str) {
+        self.state
+            .lock()
+            .unwrap()
+            .members
+            .insert((chat, user), status);
+    }
+
+    /// The next call of `method` (lower case) for `chat` answers this.
+    pub fn inject(&self, method: &str, chat: i64, status: u16, body: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .inject
+            .entry((method.to_string(), chat))
+            .or_default()
+            .push_back((status, body));
+    }
+
+    pub fn inject_429(&self, chat: i64, retry_after: u64) {
+        self.inject(
+            "sendmessage",
+            chat,
+            429,
+            json!({"ok": false, "error_code": 429,
+                   "description": format!("Too Many Requests: retry after {retry_after}"),
+                   "parameters": {"retry_after": retry_after}}),
+        );
+    }
+
+    pub fn inject_403(&self, chat: i64) {
+        self.inject(
+            "sendmessage",
+            chat,
+            403,
+            json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+        );
+    }
+
+    pub fn inject_migrate(&self, chat: i64, new: i64) {
+        self.inject(
+            "sendmessage",
+            chat,
+            400,
+            json!({"ok": false, "error_code": 400,
+                   "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                   "parameters": {"migrate_to_chat_id": new}}),
+        );
+    }
+
+    pub async fn calls(&self, method: &str) -> Vec<Value> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| method_of(r) == method)
+            .map(body_of)
+            .collect()
+    }
+
+    /// sendMessage bodies addressed to `chat`.
+    pub async fn sent_to(&self, chat: i64) -> Vec<Value> {
+        self.calls("sendmessage")
+            .await
+            .into_iter()
+            .filter(|b| b["chat_id"].as_i64() == Some(chat))
+            .collect()
+    }
+
+    /// Wait (up to `secs`) until `check` holds for the recorded calls.
+    pub async fn wait_until<F>(&self, secs: u64, mut check: F) -> bool
+    where
+        F: FnMut(&[Request]) -> bool,
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            let reqs = self.server.received_requests().await.unwrap_or_default();
+            if check(&reqs) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// Wait until every scripted update was fetched and acknowledged and
+    /// `n` messages went to `chat`.
+    pub async fn wait_sent(&self, chat: i64, n: usize, secs: u64) -> Vec<Value> {
+        self.wait_until(secs, |reqs| {
+            reqs.iter()
+                .filter(|r| {
+                    method_of(r) == "sendmessage" && body_of(r)["chat_id"].as_i64() == Some(chat)
+                })
+                .count()
+                >= n
+        })
+        .await;
+        self.sent_to(chat).await
+    }
+
+    /// Wait until the bot acknowledged every update (asked for an offset
+    /// past them), i.e. handled them.
+    pub async fn wait_drained(&self, secs: u64) -> bool {
+        let last = self.state.lock().unwrap().next_update_id - 1;
+        self.wait_until(secs, |reqs| {
+            reqs.iter().any(|r| {
+                method_of(r) == "getupdates" && body_of(r)["offset"].as_i64().unwrap_or(0) > last
+            })
+        })
+        .await
+    }
+}
+
+fn rand_id() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static N: AtomicI64 = AtomicI64::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
+}

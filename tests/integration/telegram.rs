@@ -1,0 +1,608 @@
+//! The bot end to end: the real handler tree and run loop against the fake
+//! Bot API on loopback.
+
+use crate::fake_api::{BOT_USERNAME, FakeApi, TOKEN};
+use jxjy_bot::bot::{App, run, throttled};
+use jxjy_bot::clock::ManualClock;
+use jxjy_bot::dialogue::Responder;
+use jxjy_bot::knowledge::Kb;
+use jxjy_bot::reminders::Schedule;
+use jxjy_bot::store::{ChatKind, Store, Subscription};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TEACHER: i64 = 42;
+const GROUP: i64 = -100;
+
+pub struct Harness {
+    pub api: FakeApi,
+    pub app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        let api = FakeApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let kb = Kb::load(&crate::shipped_kb_dir()).unwrap();
+        let app = Arc::new(App {
+            responder: Responder::new(Arc::new(kb)),
+            store: Store::open(dir.path()).unwrap(),
+            schedule: Schedule::default(),
+            clock: Arc::new(ManualClock::new(at("2024-12-20T10:00:00+08:00"))),
+            admins: vec![7],
+        });
+        let bot = teloxide::Bot::new(TOKEN).set_api_url(api.url().parse().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(
+            throttled(bot, false),
+            app.clone(),
+            Duration::from_secs(3600),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Harness {
+            api,
+            app,
+            stop: Some(tx),
+            task,
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let r = tokio::time::timeout(Duration::from_secs(20), self.task).await;
+        assert!(
+            matches!(r, Ok(Ok(Ok(())))),
+            "bot did not stop cleanly: {r:?}"
+        );
+    }
+}
+
+fn text(v: &Value) -> &str {
+    v["text"].as_str().unwrap_or("")
+}
+
+fn buttons(v: &Value) -> Vec<(String, String)> {
+    v["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+                .map(|b| {
+                    (
+                        b["text"].as_str().unwrap_or("").to_string(),
+                        b["callback_data"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_conversation_of_ten_questions() {
+    let h = Harness::start().await;
+    let qa = [
+        ("每年继续教育要多少学时", "90"),
+        ("公需课要学几个学时", "30"),
+        ("专业课最少多少学时", "60"),
+        ("今年公需课有哪些专题", "三大高地"),
+        ("平台怎么登录", "电子社保"),
+        ("江西专技在线的客服电话", "4008039966"),
+        ("论文能折算学时吗", "赣人社规〔2023〕2号"),
+        ("最晚什么时候学完", "2024年12月31日"),
+        ("没学完怎么办", "补学"),
+        ("咨询电话多少", "0791-12333"),
+    ];
+    for (q, _) in &qa {
+        h.api.text(TEACHER, TEACHER, q);
+    }
+    let sent = h.api.wait_sent(TEACHER, qa.len(), 20).await;
+    assert_eq!(sent.len(), qa.len(), "{sent:#?}");
+    for ((q, want), reply) in qa.iter().zip(&sent) {
+        let t = text(reply);
+        assert!(t.contains(want), "{q} -> {t}");
+        assert!(t.contains("依据："), "{q} -> {t}");
+        let b = buttons(reply);
+        assert!(
+            b.iter().any(|(l, _)| l.contains('👍')),
+            "{q}: feedback buttons"
+        );
+        assert!(b.iter().all(|(_, d)| d.len() <= 64));
+        assert!(
+            reply.get("reply_parameters").is_none(),
+            "private replies do not quote"
+        );
+    }
+    // setMyCommands registered the command list.
+    let cmds = h.api.calls("setmycommands").await;
+    assert!(
+        cmds[0]["commands"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|x| x["command"]
+                .as_str()
+                .unwrap_or("")
+                .trim_start_matches('/')
+                == "deadline")),
+        "{cmds:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_question_then_tap_answers_and_feedback_is_stored() {
+    let h = Harness::start().await;
+    h.api.text(TEACHER, TEACHER, "登录学习");
+    let sent = h.api.wait_sent(TEACHER, 1, 10).await;
+    assert!(
+        text(&sent[0]).starts_with("您是想问："),
+        "{}",
+        text(&sent[0])
+    );
+    let b = buttons(&sent[0]);
+    assert!((2..=3).contains(&b.len()), "{b:?}");
+    let (label, data) = b[0].clone();
+    h.api.callback(TEACHER, TEACHER, &data);
+    let sent = h.api.wait_sent(TEACHER, 2, 10).await;
+    let id = data.trim_start_matches("a:");
+    let entry = h.app.responder.kb().entry(id).unwrap();
+    assert_eq!(entry.title, label);
+    assert!(
+        text(&sent[1]).starts_with(&entry.answer),
+        "{}",
+        text(&sent[1])
+    );
+    // 👍 on that answer is counted.
+    let up = buttons(&sent[1])
+        .into_iter()
+        .find(|(l, _)| l.contains('👍'))
+        .unwrap();
+    h.api.callback(TEACHER, TEACHER, &up.1);
+    assert!(
+        h.api
+            .wait_until(10, |r| r
+                .iter()
+                .filter(|r| crate::fake_api::method_of(r) == "answercallbackquery")
+                .count()
+                >= 2)
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        h.app.store.feedback().unwrap(),
+        vec![(id.to_string(), 1, 0)]
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_scope_gets_fallback_with_hotline_and_menu_and_is_stored() {
+    let h = Harness::start().await;
+    h.api.text(TEACHER, TEACHER, "食堂几点开饭");
+    let sent = h.api.wait_sent(TEACHER, 1, 10).await;
+    let t = text(&sent[0]);
+    assert!(
+        t.contains("抱歉") && t.contains("0791-12333") && t.contains("7号键"),
+        "{t}"
+    );
+    let labels: Vec<String> = buttons(&sent[0]).into_iter().map(|b| b.0).collect();
+    for topic in [
+        "学时要求",
+        "公需课",
+        "专业课",
+        "学习平台",
+        "登录",
+        "学时折算",
+        "截止时间",
+        "咨询电话",
+    ] {
+        assert!(labels.iter().any(|l| l == topic), "{labels:?}");
+    }
+    let un = h.app.store.unanswered().unwrap();
+    assert_eq!(un.len(), 1);
+    assert_eq!(un[0].text, "食堂几点开饭");
+    assert_eq!(un[0].chat, ChatKind::Private);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_answers_commands_mentions_and_replies_only() {
+    let h = Harness::start().await;
+    let chatter = h.api.text(GROUP, 5, "今天开会吗？学时的事回头再说");
+    let ask = h.api.text(GROUP, 5, "/ask 公需课要多少学时");
+    let mention = h
+        .api
+        .text(GROUP, 6, &format!("@{BOT_USERNAME} 截止日期是哪天"));
+    let reply = h.api.reply_to_bot(GROUP, 6, "登录网址是什么");
+    let other_bot = h.api.text(GROUP, 6, "/ask@some_other_bot 学时");
+    let sticker = h.api.other(
+        GROUP,
+        6,
+        json!({"location": {"latitude": 28.68, "longitude": 115.86}}),
+    );
+    let sentinel = h
+        .api
+        .text(GROUP, 5, &format!("/ask@{BOT_USERNAME} 咨询电话"));
+    let _ = (chatter, other_bot, sticker);
+    let sent = h.api.wait_sent(GROUP, 4, 15).await;
+    assert!(h.api.wait_drained(10).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent_now = h.api.sent_to(GROUP).await;
+    assert_eq!(
+        sent_now.len(),
+        4,
+        "one reply per addressed question, nothing else: {sent_now:#?}"
+    );
+    assert!(text(&sent[0]).contains("30"));
+    assert!(text(&sent[1]).contains("2024年12月31日"));
+    assert!(text(&sent[2]).contains("hr.jxhrss.gov.cn"));
+    assert!(text(&sent[3]).contains("12333"));
+    // Each quotes the message it answers.
+    let quoted: Vec<i64> = sent
+        .iter()
+        .map(|s| s["reply_parameters"]["message_id"].as_i64().unwrap_or(0))
+        .collect();
+    assert!(quoted.iter().all(|&q| q > 0), "{sent:#?}");
+    let _ = (ask, mention, reply, sentinel);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_text_in_private_asks_for_text_and_edits_too() {
+    let h = Harness::start().await;
+    h.api.other(
+        TEACHER,
+        TEACHER,
+        json!({"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 512, "height": 512,
+                           "is_animated": false, "is_video": false}}),
+    );
+    h.api.other(
+        TEACHER,
+        TEACHER,
+        json!({"location": {"latitude": 28.68, "longitude": 115.86}}),
+    );
+    h.api.edited(TEACHER, TEACHER, "改一下");
+    h.api.text(TEACHER, TEACHER, "/nonsense");
+    let sent = h.api.wait_sent(TEACHER, 4, 10).await;
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    for s in &sent[..3] {
+        assert!(text(s).contains("请用文字发送"), "{}", text(s));
+    }
+    assert!(text(&sent[3]).contains("/help"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn very_long_message_and_forged_callback_are_handled() {
+    let h = Harness::start().await;
+    h.api.text(TEACHER, TEACHER, &"继续教育学时".repeat(834)); // 5,004 characters
+    h.api.callback(TEACHER, TEACHER, "a:no_such_entry");
+    h.api
+        .callback(TEACHER, TEACHER, "\u{0}💥 forged data that is not ours");
+    let sent = h.api.wait_sent(TEACHER, 1, 10).await;
+    assert_eq!(sent.len(), 1);
+    assert!(text(&sent[0]).chars().count() <= 4096);
+    assert!(
+        h.api
+            .wait_until(10, |r| r
+                .iter()
+                .filter(|r| crate::fake_api::method_of(r) == "answercallbackquery")
+                .count()
+                >= 2)
+            .await
+    );
+    for c in h.api.calls("answercallbackquery").await {
+        assert!(c["text"].as_str().unwrap_or("").contains("过期"), "{c}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_send_is_retried_and_nothing_is_lost() {
+    let h = Harness::start().await;
+    h.api.inject_429(TEACHER, 1);
+    h.api.text(TEACHER, TEACHER, "每年要多少学时");
+    h.api.text(TEACHER, TEACHER, "咨询电话");
+    let sent = h.api.wait_sent(TEACHER, 3, 20).await;
+    assert_eq!(
+        sent.len(),
+        3,
+        "the 429'd message, its retry, and the second answer"
+    );
+    assert_eq!(
+        text(&sent[0]),
+        text(&sent[1]),
+        "the retry resends the same message"
+    );
+    assert!(text(&sent[1]).contains("90"));
+    assert!(text(&sent[2]).contains("12333"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_user_is_marked_inactive() {
+    let h = Harness::start().await;
+    h.app
+        .store
+        .put_subscription(&Subscription {
+            chat_id: TEACHER,
+            kind: ChatKind::Private,
+            active: true,
+        })
+        .unwrap();
+    h.api.inject_403(TEACHER);
+    h.api.text(TEACHER, TEACHER, "每年要多少学时");
+    assert!(h.api.wait_sent(TEACHER, 1, 10).await.len() == 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while h
+        .app
+        .store
+        .subscription(TEACHER)
+        .unwrap()
+        .is_some_and(|s| s.active)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!h.app.store.subscription(TEACHER).unwrap().unwrap().active);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_remind_needs_an_admin_and_survives_migration() {
+    let h = Harness::start().await;
+    h.api.set_member(GROUP, 5, "member");
+    h.api.set_member(GROUP, 6, "administrator");
+    h.api.text(GROUP, 5, "/remind on");
+    let sent = h.api.wait_sent(GROUP, 1, 10).await;
+    assert!(
+        text(&sent[0]).contains("只有群管理员"),
+        "{}",
+        text(&sent[0])
+    );
+    assert!(h.app.store.subscription(GROUP).unwrap().is_none());
+    h.api.text(GROUP, 6, "/remind on");
+    let sent = h.api.wait_sent(GROUP, 2, 10).await;
+    assert!(text(&sent[1]).contains("提醒已开启"), "{}", text(&sent[1]));
+    assert!(
+        text(&sent[1]).contains("下次提醒：2024-12-24 09:00"),
+        "{}",
+        text(&sent[1])
+    );
+    let checked = h.api.calls("getchatmember").await;
+    assert_eq!(checked.len(), 2);
+    // An anonymous administrator posts as the group: allowed, no lookup.
+    h.api.anonymous_admin(GROUP, "/remind off");
+    let sent = h.api.wait_sent(GROUP, 3, 10).await;
+    assert!(text(&sent[2]).contains("提醒未开启"), "{}", text(&sent[2]));
+    assert_eq!(h.api.calls("getchatmember").await.len(), 2);
+    h.api.text(GROUP, 6, "/remind on");
+    h.api.wait_sent(GROUP, 4, 10).await;
+    // Anyone may look at the state.
+    h.api.text(GROUP, 5, "/remind");
+    let sent = h.api.wait_sent(GROUP, 5, 10).await;
+    assert!(text(&sent[4]).contains("提醒已开启"));
+    // The group becomes a supergroup: the subscription moves.
+    h.api.migrate(GROUP, 6, -100777);
+    // Updates of different chats run concurrently: wait for the move.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while h.app.store.subscription(-100777).unwrap().is_none()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.api.text(-100777, 6, "/remind");
+    let sent = h.api.wait_sent(-100777, 1, 10).await;
+    assert!(text(&sent[0]).contains("提醒已开启"), "{}", text(&sent[0]));
+    assert!(h.app.store.subscription(GROUP).unwrap().is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracker_commands_and_forget_through_telegram() {
+    let h = Harness::start().await;
+    for t in [
+        "/log 公需 10",
+        "/log 专业 20",
+        "/hours",
+        "/remind on",
+        "/deadline",
+        "/forget",
+    ] {
+        h.api.text(TEACHER, TEACHER, t);
+    }
+    let sent = h.api.wait_sent(TEACHER, 6, 15).await;
+    assert!(text(&sent[1]).contains("还差60学时"), "{}", text(&sent[1]));
+    assert!(
+        text(&sent[2]).contains("公需课：10 / 30 / 20"),
+        "{}",
+        text(&sent[2])
+    );
+    assert!(text(&sent[4]).contains("还剩11天"), "{}", text(&sent[4]));
+    assert!(text(&sent[5]).contains("已删除"));
+    assert!(h.app.store.hours(TEACHER).unwrap().is_empty());
+    assert!(h.app.store.subscription(TEACHER).unwrap().is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_start_and_stats_for_admins_only() {
+    let h = Harness::start().await;
+    h.api.text(TEACHER, TEACHER, "/help");
+    h.api.text(TEACHER, TEACHER, "/start");
+    h.api.text(TEACHER, TEACHER, "/stats");
+    h.api.text(7, 7, "/stats");
+    let sent = h.api.wait_sent(TEACHER, 3, 10).await;
+    assert!(text(&sent[0]).contains("/deadline") && text(&sent[0]).contains("/forget"));
+    assert!(text(&sent[1]).contains("2024年度") && !buttons(&sent[1]).is_empty());
+    assert!(text(&sent[2]).contains("仅限管理员"));
+    let admin = h.api.wait_sent(7, 1, 10).await;
+    assert!(
+        text(&admin[0]).contains("未能回答的问题"),
+        "{}",
+        text(&admin[0])
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_to_a_migrated_group_follows_the_new_id() {
+    let h = Harness::start().await;
+    h.app
+        .store
+        .put_subscription(&Subscription {
+            chat_id: GROUP,
+            kind: ChatKind::Group,
+            active: true,
+        })
+        .unwrap();
+    h.api.inject_migrate(GROUP, -100555);
+    h.api.text(GROUP, 5, "/ask 咨询电话");
+    let sent = h.api.wait_sent(-100555, 1, 10).await;
+    assert!(text(&sent[0]).contains("12333"));
+    assert!(
+        h.app
+            .store
+            .subscription(-100555)
+            .unwrap()
+            .is_some_and(|s| s.active)
+    );
+    assert!(h.app.store.subscription(GROUP).unwrap().is_none());
+    h.stop().await;
+}
+
+#[test]
+fn long_replies_are_split_under_the_limit() {
+    let long = "第一行\n".repeat(2000);
+    let parts = jxjy_bot::bot::split_message(&long, 4096);
+    assert!(parts.len() >= 2);
+    assert!(parts.iter().all(|p| p.chars().count() <= 4096));
+    assert_eq!(parts.concat(), long);
+    let one_line = "学".repeat(9000);
+    let parts = jxjy_bot::bot::split_message(&one_line, 4096);
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts.concat(), one_line);
+    assert_eq!(jxjy_bot::bot::split_message("", 4096), vec![String::new()]);
+}
+
+/// The real binary: `serve` against the fake API, stopped with SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_binary_answers_and_stops_gracefully_without_logging_the_token() {
+    let api = FakeApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::bin())
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", api.url())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("TELOXIDE_PROXY")
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    api.text(TEACHER, TEACHER, "每年要多少学时");
+    let sent = api.wait_sent(TEACHER, 1, 30).await;
+    assert!(
+        sent.first().is_some_and(|s| text(s).contains("90")),
+        "{sent:?}"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(exit.success(), "{exit:?}\n{log}");
+    assert!(
+        log.contains("serving Telegram") && log.contains("stopped"),
+        "{log}"
+    );
+    let secret = TOKEN.split(':').nth(1).unwrap();
+    assert!(!log.contains(secret), "the token leaked into the log");
+    // The store was flushed and released: it opens again.
+    assert!(Store::open(dir.path()).is_ok());
+}
+
+#[test]
+fn serve_without_token_says_so() {
+    let out = std::process::Command::new(crate::bin())
+        .arg("serve")
+        .env_remove("TELOXIDE_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TELOXIDE_TOKEN is not set"));
+}
+
+#[test]
+fn bad_proxy_or_api_url_is_a_clear_error() {
+    for (var, value, want) in [
+        ("TELOXIDE_PROXY", "::not a proxy::", "TELOXIDE_PROXY"),
+        ("TELOXIDE_API_URL", "not a url", "TELOXIDE_API_URL"),
+    ] {
+        let out = std::process::Command::new(crate::bin())
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", TOKEN)
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{err}");
+    }
+}
+
+/// A SOCKS5 proxy that does not exist, with NO_PROXY naming loopback: the
+/// bot still reaches the (loopback) API, so both settings are honoured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_proxy_bypasses_the_configured_proxy() {
+    let api = FakeApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::bin())
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", api.url())
+        .env("TELOXIDE_PROXY", "socks5://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    api.text(TEACHER, TEACHER, "咨询电话");
+    let sent = api.wait_sent(TEACHER, 1, 30).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        sent.first().is_some_and(|s| text(s).contains("12333")),
+        "{sent:?}"
+    );
+}
