@@ -69,6 +69,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Telegram user ids allowed to use /stats (JXJY_ADMINS).
     pub admins: Vec<u64>,
+    /// Group robots that get the group reminders too (jxjy.toml).
+    pub webhooks: Vec<crate::webhook::Target>,
 }
 
 impl App {

@@ -2,7 +2,9 @@
 //! manual one, so a whole reminder season runs in milliseconds.
 
 use chrono::{DateTime, Utc};
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -37,5 +39,26 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Waiting, as a dependency: tokio's timer in production; with a manual
+/// clock, waiting moves the clock and returns at once.
+pub trait Sleeper: Send + Sync {
+    fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+pub struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+impl Sleeper for Arc<ManualClock> {
+    fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        self.advance(chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+        Box::pin(std::future::ready(()))
     }
 }

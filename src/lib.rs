@@ -15,6 +15,7 @@
 //! - [`commands`]: the tracker and reminder commands shared by front ends.
 //! - [`telegram`]: Bot construction from the environment, the reminder sender.
 //! - [`bot`]: the Telegram front end: commands, handler tree, reminder loop.
+//! - [`webhook`]: reminders to WeCom, DingTalk and Feishu group robots.
 //! - [`error`]: typed errors of the library.
 
 pub mod bot;
@@ -31,3 +32,4 @@ pub mod store;
 pub mod telegram;
 pub mod text;
 pub mod tracker;
+pub mod webhook;

@@ -7,6 +7,7 @@ use jxjy_bot::dialogue::{Action, Responder};
 use jxjy_bot::knowledge::{self, Kb};
 use jxjy_bot::reminders::{self, Schedule};
 use jxjy_bot::store::{ChatKind, Store};
+use jxjy_bot::webhook;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ struct Cli {
         default_value = "30,14,7,3,1"
     )]
     remind_days: String,
+    /// Config file with the group-robot webhooks (default: ./jxjy.toml if present).
+    #[arg(long, global = true, env = "JXJY_CONFIG")]
+    config: Option<PathBuf>,
     /// Local time (Asia/Shanghai) reminders go out at.
     #[arg(long, global = true, env = "JXJY_REMIND_AT", default_value = "09:00")]
     remind_at: String,
@@ -75,10 +79,26 @@ enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// WeCom / DingTalk / Feishu group robots (configured in jxjy.toml).
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Deadline reminders.
     Remind {
         #[command(subcommand)]
         command: RemindCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// List the configured group robots.
+    List,
+    /// Send one test message to a robot and print the platform's answer.
+    Test {
+        /// The target's name in the config file.
+        name: String,
     },
 }
 
@@ -145,6 +165,7 @@ fn serve(cli: &Cli, no_throttle: bool, remind_every: u64) -> Result<()> {
         schedule: schedule(cli)?,
         clock: Arc::new(jxjy_bot::clock::SystemClock),
         admins: jxjy_bot::bot::parse_admins(&std::env::var("JXJY_ADMINS").unwrap_or_default()),
+        webhooks: webhooks(cli)?,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -175,6 +196,24 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The webhook targets: from --config / JXJY_CONFIG (which must exist), or
+/// ./jxjy.toml when present, or none.
+fn webhooks(cli: &Cli) -> Result<Vec<webhook::Target>> {
+    let path = match &cli.config {
+        Some(p) => p.clone(),
+        None if std::path::Path::new("jxjy.toml").is_file() => PathBuf::from("jxjy.toml"),
+        None => return Ok(Vec::new()),
+    };
+    Ok(webhook::load_config(&path)?)
+}
+
+fn webhook_client() -> Result<webhook::WebhookClient> {
+    Ok(webhook::WebhookClient::new(
+        Arc::new(jxjy_bot::clock::SystemClock),
+        Arc::new(jxjy_bot::clock::TokioSleeper),
+    )?)
 }
 
 fn schedule(cli: &Cli) -> Result<Schedule> {
@@ -239,6 +278,46 @@ fn run() -> Result<std::process::ExitCode> {
             };
             chat(&responder, store.as_ref(), &schedule(&cli)?)?;
         }
+        Some(Command::Webhook { command }) => {
+            let targets = webhooks(&cli)?;
+            match command {
+                WebhookCommand::List => {
+                    if targets.is_empty() {
+                        println!("no webhook targets configured (see --config / JXJY_CONFIG)");
+                    }
+                    for t in &targets {
+                        println!(
+                            "{}\t{:?}\tsigned: {}",
+                            t.name,
+                            t.kind,
+                            if t.secret.is_some() { "yes" } else { "no" }
+                        );
+                    }
+                }
+                WebhookCommand::Test { name } => {
+                    let Some(t) = targets.iter().find(|t| &t.name == name) else {
+                        anyhow::bail!(
+                            "no webhook target named '{name}'; configured: {}",
+                            targets
+                                .iter()
+                                .map(|t| t.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    };
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let client = webhook_client()?;
+                    let answer =
+                        rt.block_on(client.send(t, "继续教育小助手：测试消息（webhook test）。"));
+                    match answer {
+                        Ok(v) => println!("{} answered: {v}", t.name),
+                        Err(e) => anyhow::bail!(e),
+                    }
+                }
+            }
+        }
         Some(Command::Remind { command }) => {
             let kb = load(&cli)?;
             let schedule = schedule(&cli)?;
@@ -247,8 +326,22 @@ fn run() -> Result<std::process::ExitCode> {
                 RemindCommand::Plan { at } => {
                     let at = parse_moment(at)?;
                     let planned = reminders::plan_from_store(&store, &kb.facts, &schedule, at)?;
-                    if planned.is_empty() {
+                    let robots = webhooks(&cli)?;
+                    if planned.is_empty() && robots.is_empty() {
                         println!("nothing due at {at}");
+                    }
+                    if let Some(slot) = reminders::current_slot(kb.facts.deadline, &schedule, at) {
+                        let text = reminders::group_text(&kb.facts, schedule.tz, at);
+                        for t in &robots {
+                            let key =
+                                webhook::sent_key(&t.name, kb.facts.deadline, slot.days_before);
+                            if store.delivery(&key)? != Some(jxjy_bot::store::Delivery::Sent) {
+                                println!(
+                                    "webhook {} ({:?}), slot {} days before:\n  {}",
+                                    t.name, t.kind, slot.days_before, text
+                                );
+                            }
+                        }
                     }
                     for p in &planned {
                         println!(
@@ -269,20 +362,41 @@ fn run() -> Result<std::process::ExitCode> {
                         Some(a) => parse_moment(a)?,
                         None => chrono::Utc::now(),
                     };
-                    let sender = jxjy_bot::telegram::TelegramSender {
-                        bot: jxjy_bot::telegram::bot_from_env()?,
+                    let robots = webhooks(&cli)?;
+                    let bot = match jxjy_bot::telegram::bot_from_env() {
+                        Ok(b) => Some(b),
+                        Err(jxjy_bot::telegram::SetupError::NoToken) if !robots.is_empty() => None,
+                        Err(e) => return Err(e.into()),
                     };
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?;
-                    let report = rt.block_on(reminders::deliver_due(
-                        &store, &kb.facts, &schedule, at, &sender, *batch,
-                    ))?;
+                    if let Some(bot) = bot {
+                        let sender = jxjy_bot::telegram::TelegramSender { bot };
+                        let report = rt.block_on(reminders::deliver_due(
+                            &store, &kb.facts, &schedule, at, &sender, *batch,
+                        ))?;
+                        println!(
+                            "sent {}, blocked {}, migrated {}, failed {}",
+                            report.sent, report.blocked, report.migrated, report.failed
+                        );
+                    }
+                    if !robots.is_empty() {
+                        let client = webhook_client()?;
+                        let r = rt.block_on(webhook::deliver_due(
+                            &store, &kb.facts, &schedule, at, &robots, &client,
+                        ))?;
+                        println!(
+                            "webhooks: sent {}, failed {}, stopped {}",
+                            r.sent,
+                            r.failed.len(),
+                            r.stopped.len()
+                        );
+                        for e in r.failed.iter().chain(&r.stopped) {
+                            eprintln!("  {e}");
+                        }
+                    }
                     store.flush()?;
-                    println!(
-                        "sent {}, blocked {}, migrated {}, failed {}",
-                        report.sent, report.blocked, report.migrated, report.failed
-                    );
                 }
             }
         }

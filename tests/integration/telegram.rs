@@ -40,6 +40,7 @@ impl Harness {
             schedule: Schedule::default(),
             clock: Arc::new(ManualClock::new(at("2024-12-20T10:00:00+08:00"))),
             admins: vec![7],
+            webhooks: Vec::new(),
         });
         let bot = teloxide::Bot::new(TOKEN).set_api_url(api.url().parse().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
