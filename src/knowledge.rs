@@ -32,6 +32,14 @@ pub struct Lexicon {
     /// canonical form -> variants
     #[serde(default)]
     pub synonyms: BTreeMap<String, Vec<String>>,
+    /// General-language word list for jieba ("word freq [tag]" lines),
+    /// relative to the knowledge directory. Loading jieba's whole built-in
+    /// dictionary (349k words) would cost most of the start-up.
+    #[serde(default)]
+    pub segmentation_dictionary: Option<String>,
+    /// The text of that file, read by the loader.
+    #[serde(skip)]
+    pub segmentation_text: String,
 }
 
 /// The facts the code itself needs (tracker, reminders, /deadline); the
@@ -231,7 +239,13 @@ impl Kb {
     /// Load, returning the structural problems found instead of failing on
     /// them (unreadable or unparsable files still fail).
     pub fn load_lenient(dir: &Path) -> Result<(Kb, Vec<Problem>), KbError> {
-        let lexicon: Lexicon = parse(&dir.join("lexicon.toml"))?;
+        let mut lexicon: Lexicon = parse(&dir.join("lexicon.toml"))?;
+        let mut problems = Vec::new();
+        if let Some(name) = &lexicon.segmentation_dictionary {
+            let path = dir.join(name);
+            lexicon.segmentation_text = read(&path)?;
+            problems.extend(check_word_list(&path, &lexicon.segmentation_text));
+        }
         let year_dir = newest_year_dir(dir)?;
         let facts_path = year_dir.join("facts.toml");
         let faq_path = year_dir.join("faq.toml");
@@ -240,7 +254,6 @@ impl Kb {
         let faq: FaqFile = parse(&faq_path)?;
         let faq_file = faq_path.display().to_string();
 
-        let mut problems = Vec::new();
         let deadline = match date_of(&raw.deadline.date) {
             Some(d) => d,
             None => {
@@ -297,12 +310,23 @@ impl Kb {
                 problem(format!("source: {r}"));
                 String::new()
             });
+            // Phrasings may name facts too ("{hotline.number}转几号键").
+            let questions: Vec<String> = e
+                .questions
+                .iter()
+                .map(|q| {
+                    render(q, &facts_table).unwrap_or_else(|r| {
+                        problem(format!("question: {r}"));
+                        q.clone()
+                    })
+                })
+                .collect();
             entries.push(Entry {
                 id: e.id,
                 title: e.title,
-                questions: e.questions,
                 answer,
                 source,
+                questions,
                 related: e.related,
             });
         }
@@ -340,6 +364,24 @@ impl Kb {
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }
+}
+
+/// Each line of a segmentation word list is "word frequency [tag]".
+fn check_word_list(path: &Path, text: &str) -> Vec<Problem> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .filter_map(|(i, l)| {
+            let mut f = l.split_whitespace();
+            let ok = f.next().is_some() && f.next().is_some_and(|n| n.parse::<usize>().is_ok());
+            (!ok).then(|| Problem {
+                file: path.display().to_string(),
+                entry: format!("line {}", i + 1),
+                reason: format!("expected 'word frequency [tag]', got '{l}'"),
+            })
+        })
+        .take(10)
+        .collect()
 }
 
 fn date_of(dt: &toml::value::Datetime) -> Option<NaiveDate> {

@@ -67,6 +67,8 @@ const RECALL_SHARE: f32 = 0.7;
 const ANSWER_SHARE: f32 = 0.6;
 /// Each word of another topic in a question scales every score by this.
 const FOREIGN_PENALTY: f32 = 0.6;
+/// Scales a question none of whose matched words has two characters.
+const INSUBSTANTIAL_PENALTY: f32 = 0.5;
 /// Unknown words at least this close to a known word count as it.
 const FUZZY_MIN: f64 = 0.74;
 
@@ -225,11 +227,17 @@ impl Matcher {
         let f = self.analyzer.features(question);
         let mut query_weight = 0.0f32;
         let mut overlap = vec![0.0f32; self.docs.len()];
+        // Did a real word match (two or more characters)? "你是谁" shares
+        // only 谁 with the knowledge base: not enough to answer.
+        let mut substantive = false;
         for (key, fac) in keys(&f) {
             let known = self.vocab.get(&key).map(|&id| (id, 1.0f32));
             let hit = known.or_else(|| key.strip_prefix("w:").and_then(|w| self.nearest_word(w)));
             match hit {
                 Some((id, sim)) => {
+                    if let Some(word) = key.strip_prefix("w:") {
+                        substantive |= word.chars().count() >= 2;
+                    }
                     let w = self.idf[id as usize];
                     query_weight += w;
                     for &d in &self.postings[id as usize] {
@@ -260,7 +268,10 @@ impl Matcher {
         }
         // The answer text fills part of what the phrasings left uncovered:
         // it vouches for words, but phrasings decide between entries.
-        let penalty = FOREIGN_PENALTY.powi(self.foreign_words(question));
+        let mut penalty = FOREIGN_PENALTY.powi(self.foreign_words(question));
+        if !substantive {
+            penalty *= INSUBSTANTIAL_PENALTY;
+        }
         for (b, a) in best.iter_mut().zip(&answer_recall) {
             *b += ANSWER_SHARE * a * (1.0 - *b);
             *b *= penalty;

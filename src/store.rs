@@ -106,13 +106,18 @@ impl Store {
                 message: e.to_string(),
             });
         }
-        let db = sled::Config::new().path(path).open().map_err(|e| match e {
-            sled::Error::Io(io) => StoreError::Locked {
-                path: path.to_owned(),
-                message: io.to_string(),
-            },
-            other => StoreError::Sled(other),
-        })?;
+        // sled caches up to 1 GiB by default; the data here is a few MB.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(16 * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) => StoreError::Locked {
+                    path: path.to_owned(),
+                    message: io.to_string(),
+                },
+                other => StoreError::Sled(other),
+            })?;
         match db.get(SCHEMA_KEY)? {
             None => {
                 db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;

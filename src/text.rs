@@ -75,8 +75,20 @@ impl Analyzer {
         map.retain(|k, _| !k.trim().is_empty());
         let (rewrite, replacements, ascii_key) = build(&map);
 
-        let mut jieba = Jieba::new();
-        for w in lex.dictionary.iter().chain(lex.synonyms.keys()) {
+        let mut jieba = Jieba::empty();
+        // The loader checked the list's format; a bad line only loses words.
+        let _ = jieba.load_dict(&mut std::io::BufReader::new(
+            lex.segmentation_text.as_bytes(),
+        ));
+        // Multi-character stopwords are words too, so they are cut whole and
+        // then dropped (学满 must not leave a stray 学).
+        let stop_words = lex.stopwords.iter().filter(|w| w.chars().count() > 1);
+        for w in lex
+            .dictionary
+            .iter()
+            .chain(lex.synonyms.keys())
+            .chain(stop_words)
+        {
             let w = prepare(w);
             if w.chars().any(is_cjk) {
                 // suggest_freq alone keeps a word whole only in isolation;

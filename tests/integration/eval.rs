@@ -81,8 +81,9 @@ fn dev_set_meets_the_bar() {
 }
 
 #[test]
-fn own_heldout_set_meets_the_bar() {
+fn own_heldout_sets_meet_the_bar() {
     assert_bar(fixture("heldout.jsonl"));
+    assert_bar(fixture("heldout2.jsonl"));
 }
 
 #[test]

@@ -22,6 +22,18 @@ struct State {
     inject: HashMap<(String, i64), VecDeque<(u16, Value)>>,
     /// (chat, user) -> "administrator" | "member" | "creator"
     members: HashMap<(i64, i64), &'static str>,
+    /// For benchmarks, without copying every recorded request.
+    first_get_updates: Option<std::time::Instant>,
+    last_send: Option<std::time::Instant>,
+    sends: usize,
+}
+
+/// Cheap counters of what the fake has seen.
+#[derive(Debug, Clone, Copy)]
+pub struct Counters {
+    pub first_get_updates: Option<std::time::Instant>,
+    pub last_send: Option<std::time::Instant>,
+    pub sends: usize,
 }
 
 #[derive(Clone)]
@@ -75,10 +87,24 @@ impl Respond for Handler {
                 "has_main_web_app": false
             })),
             "getupdates" => {
+                st.first_get_updates
+                    .get_or_insert_with(std::time::Instant::now);
                 let offset = body.get("offset").and_then(Value::as_i64).unwrap_or(0);
-                st.updates
-                    .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
-                let pending: Vec<Value> = st.updates.iter().cloned().collect();
+                // Telegram hands out at most `limit` (default 100) per call.
+                let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize;
+                while st
+                    .updates
+                    .front()
+                    .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset)
+                {
+                    st.updates.pop_front();
+                }
+                let pending: Vec<Value> = st
+                    .updates
+                    .iter()
+                    .take(limit.clamp(1, 100))
+                    .cloned()
+                    .collect();
                 if pending.is_empty() {
                     // Stand in for long polling without keeping tests waiting.
                     ok(json!([])).set_delay(Duration::from_millis(30))
@@ -88,6 +114,8 @@ impl Respond for Handler {
             }
             "sendmessage" => {
                 st.next_message_id += 1;
+                st.sends += 1;
+                st.last_send = Some(std::time::Instant::now());
                 ok(json!({
                     "message_id": st.next_message_id, "date": 1_700_000_000,
                     "chat": chat_json(chat),
@@ -218,6 +246,15 @@ impl FakeApi {
     /// The group `chat` became supergroup `new`.
     pub fn migrate(&self, chat: i64, user: i64, new: i64) -> i64 {
         self.push(json!({"message": Self::message(chat, user, json!({"migrate_to_chat_id": new}))}))
+    }
+
+    pub fn counters(&self) -> Counters {
+        let st = self.state.lock().unwrap();
+        Counters {
+            first_get_updates: st.first_get_updates,
+            last_send: st.last_send,
+            sends: st.sends,
+        }
     }
 
     pub fn set_member(&self, chat: i64, user: i64, status: &'static str) {

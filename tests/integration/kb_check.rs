@@ -26,7 +26,9 @@ fn shipped_knowledge_base_passes_check() {
 fn broken_copy(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = shipped_kb_dir();
-    std::fs::copy(src.join("lexicon.toml"), dir.path().join("lexicon.toml")).expect("copy");
+    for f in ["lexicon.toml", "segmentation.txt"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
     std::fs::create_dir(dir.path().join("2024")).expect("mkdir");
     std::fs::copy(
         src.join("2024/facts.toml"),

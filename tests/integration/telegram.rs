@@ -129,6 +129,12 @@ async fn private_conversation_of_ten_questions() {
             "private replies do not quote"
         );
     }
+    let c = h.api.counters();
+    assert_eq!(c.sends, qa.len());
+    assert!(
+        c.first_get_updates
+            .is_some_and(|t| c.last_send.is_some_and(|l| l > t))
+    );
     // setMyCommands registered the command list.
     let cmds = h.api.calls("setmycommands").await;
     assert!(
