@@ -142,20 +142,32 @@ impl Analyzer {
         let mut words = Vec::new();
         let mut bigrams = Vec::new();
         for chunk in normalized.split(' ') {
-            // Bigrams run over the kept tokens of a chunk, so particles and
-            // fillers do not create pairs with topic words.
-            let mut kept: Vec<char> = Vec::new();
+            // Bigrams run inside words, and across runs of single characters
+            // (what jieba could not place), but not across two known words:
+            // "职称" next to "继续教育" says nothing new.
+            let mut run: Vec<char> = Vec::new();
+            let flush = |run: &mut Vec<char>, bigrams: &mut Vec<String>| {
+                for pair in run.windows(2) {
+                    bigrams.push(pair.iter().collect());
+                }
+                run.clear();
+            };
             for t in self.jieba.cut(chunk, false) {
                 let w = t.word.trim();
                 if w.is_empty() || self.stopwords.contains(w) {
                     continue;
                 }
                 words.push(w.to_string());
-                kept.extend(w.chars().filter(|c| is_cjk(*c)));
+                let cjk: Vec<char> = w.chars().filter(|c| is_cjk(*c)).collect();
+                if cjk.len() == 1 {
+                    run.push(cjk[0]);
+                } else {
+                    flush(&mut run, &mut bigrams);
+                    run.extend(cjk);
+                    flush(&mut run, &mut bigrams);
+                }
             }
-            for pair in kept.windows(2) {
-                bigrams.push(pair.iter().collect());
-            }
+            flush(&mut run, &mut bigrams);
         }
         dedup(&mut words);
         dedup(&mut bigrams);
@@ -299,7 +311,9 @@ mod tests {
         let f = a.features("公需课的学时吗");
         assert!(f.words.contains(&"公需课".to_string()));
         assert!(!f.words.iter().any(|w| w == "的" || w == "吗"));
-        assert!(f.bigrams.contains(&"课学".to_string()), "{:?}", f.bigrams);
+        assert!(f.bigrams.contains(&"需课".to_string()), "{:?}", f.bigrams);
+        // No pair across two known words.
+        assert!(!f.bigrams.contains(&"课学".to_string()), "{:?}", f.bigrams);
         assert!(!f.bigrams.iter().any(|b| b.contains('的')));
     }
 

@@ -84,6 +84,7 @@ fn dev_set_meets_the_bar() {
 fn own_heldout_sets_meet_the_bar() {
     assert_bar(fixture("heldout.jsonl"));
     assert_bar(fixture("heldout2.jsonl"));
+    assert_bar(fixture("heldout3.jsonl"));
 }
 
 #[test]

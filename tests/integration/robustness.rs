@@ -49,7 +49,7 @@ fn out_of_scope_neighbours_are_declined_with_hotline_and_topics() {
 
 #[test]
 fn ambiguous_question_offers_candidates() {
-    let reply = responder().ask("登录学习");
+    let reply = responder().ask("截止时间和网址");
     assert_eq!(reply.kind, ReplyKind::Candidates, "{}", reply.text);
     assert!(reply.text.starts_with("您是想问："));
     assert!((2..=3).contains(&reply.candidates.len()));
