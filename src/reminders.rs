@@ -197,12 +197,23 @@ pub fn plan_from_store(
     schedule: &Schedule,
     now: DateTime<Utc>,
 ) -> Result<Vec<Planned>, StoreError> {
-    let subs = store.subscriptions()?;
+    plan_subscriptions(store, facts, schedule, &store.subscriptions()?, now)
+}
+
+/// Plan for some of the subscriptions, reading hours and the sent-record
+/// from the store.
+fn plan_subscriptions(
+    store: &Store,
+    facts: &Facts,
+    schedule: &Schedule,
+    subs: &[Subscription],
+    now: DateTime<Utc>,
+) -> Result<Vec<Planned>, StoreError> {
     let mut err = None;
     let planned = plan(
         facts,
         schedule,
-        &subs,
+        subs,
         |user| {
             store.hours(user).unwrap_or_else(|e| {
                 err.get_or_insert(e);
@@ -255,13 +266,22 @@ pub async fn deliver_due<S: Sender>(
     sender: &S,
     batch: usize,
 ) -> Result<Report, StoreError> {
-    let planned = plan_from_store(store, facts, schedule, now)?;
     let mut report = Report::default();
-    for chunk in planned.chunks(batch.max(1)) {
+    if current_slot(facts.deadline, schedule, now).is_none() {
+        return Ok(report);
+    }
+    // Plan a batch of subscribers at a time: memory stays flat however many
+    // there are (100,000 planned texts would be tens of MB).
+    let subs = store.subscriptions()?;
+    for group in subs.chunks(batch.max(1)) {
+        let chunk = plan_subscriptions(store, facts, schedule, group, now)?;
+        if chunk.is_empty() {
+            continue;
+        }
         let keys: Vec<Vec<u8>> = chunk.iter().map(|p| p.key.clone()).collect();
         store.mark(&keys, Delivery::InFlight)?;
         let mut done = Vec::with_capacity(chunk.len());
-        for p in chunk {
+        for p in &chunk {
             match sender.send(p.chat_id, &p.text).await {
                 Ok(()) => {
                     report.sent += 1;
