@@ -41,11 +41,7 @@ impl Action {
         if data.len() > MAX_CALLBACK_BYTES {
             return None;
         }
-        let valid_id = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        };
+        let valid_id = crate::knowledge::valid_id;
         if let Some(id) = data.strip_prefix("a:") {
             return valid_id(id).then(|| Action::Show(id.to_string()));
         }

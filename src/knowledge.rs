@@ -289,6 +289,10 @@ impl Kb {
             };
             if e.id.trim().is_empty() {
                 problem("entry without id".into());
+            } else if !valid_id(&e.id) {
+                problem(format!(
+                    "id must be at most {MAX_ID_BYTES} ASCII letters, digits, '_' or '-' (it travels in Telegram callback data)"
+                ));
             }
             if !seen.insert(e.id.clone()) {
                 problem("duplicate id".into());
@@ -364,6 +368,17 @@ impl Kb {
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }
+}
+
+/// Entry ids go into Telegram callback data ("f:+:<id>", 64 bytes at most).
+pub const MAX_ID_BYTES: usize = 48;
+
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_BYTES
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Each line of a segmentation word list is "word frequency [tag]".

@@ -68,7 +68,7 @@ const ANSWER_SHARE: f32 = 0.6;
 /// Each word of another topic in a question scales every score by this.
 const FOREIGN_PENALTY: f32 = 0.6;
 /// Scales a question none of whose matched words has two characters.
-const INSUBSTANTIAL_PENALTY: f32 = 0.5;
+const INSUBSTANTIAL_PENALTY: f32 = 0.4;
 /// Unknown words at least this close to a known word count as it.
 const FUZZY_MIN: f64 = 0.74;
 
@@ -315,6 +315,124 @@ impl Matcher {
             decision,
             score: top,
             ranked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::{Entry, Facts, Hours, Lexicon};
+    use std::path::PathBuf;
+
+    fn entry(id: &str, questions: &[&str], answer: &str) -> Entry {
+        Entry {
+            id: id.into(),
+            title: questions[0].into(),
+            questions: questions.iter().map(|q| q.to_string()).collect(),
+            answer: answer.into(),
+            source: "test".into(),
+            related: vec![],
+        }
+    }
+
+    fn kb() -> Kb {
+        let lexicon: Lexicon = toml::from_str(
+            r#"
+            stopwords = ["吗", "的", "多少", "什么", "怎么"]
+            dictionary = ["继续教育", "学时", "公需课", "截止", "电话", "咨询电话"]
+            out_of_scope = ["食堂"]
+            [synonyms]
+            "截止" = ["最晚"]
+            "#,
+        )
+        .expect("lexicon");
+        Kb {
+            dir: PathBuf::new(),
+            facts: Facts {
+                year: 2024,
+                doc_no: "x".into(),
+                hours: Hours {
+                    total: 90.0,
+                    public: 30.0,
+                    professional: 60.0,
+                },
+                deadline: chrono::NaiveDate::MIN,
+                makeup: String::new(),
+                hotline: String::new(),
+                login_platform: String::new(),
+                login_url: String::new(),
+                platforms: vec![],
+            },
+            entries: vec![
+                entry("hours", &["继续教育每年多少学时"], "每年90学时"),
+                entry("public", &["公需课多少学时"], "公需课30学时"),
+                entry("deadline", &["截止日期"], "12月31日前完成"),
+                entry("hotline", &["咨询电话是多少"], "0791-12333"),
+            ],
+            topics: vec![],
+            lexicon,
+        }
+    }
+
+    #[test]
+    fn own_phrasing_scores_one_and_wins() {
+        let m = Matcher::new(&kb());
+        let r = m.find("公需课多少学时");
+        assert_eq!(r.decision, Decision::Answer(1));
+        assert!((r.score - 1.0).abs() < 1e-6, "{}", r.score);
+    }
+
+    #[test]
+    fn synonyms_reach_the_canonical_entry() {
+        let m = Matcher::new(&kb());
+        assert_eq!(m.find("最晚什么时候").ranked[0].0, 2);
+    }
+
+    #[test]
+    fn unknown_words_lower_the_score() {
+        let m = Matcher::new(&kb());
+        let plain = m.find("公需课学时").score;
+        let padded = m.find("公需课学时和游泳馆开放").score;
+        assert!(padded < plain, "{padded} !< {plain}");
+    }
+
+    #[test]
+    fn words_of_other_topics_scale_the_score_down() {
+        let m = Matcher::new(&kb());
+        let plain = m.find("咨询电话").score;
+        let foreign = m.find("食堂咨询电话").score;
+        assert!(
+            foreign <= plain * FOREIGN_PENALTY + 1e-6,
+            "{foreign} vs {plain}"
+        );
+    }
+
+    #[test]
+    fn a_single_shared_character_is_not_enough() {
+        let m = Matcher::new(&kb());
+        // 日 is all this shares with 截止日期.
+        assert_eq!(m.find("日").decision, Decision::Decline);
+    }
+
+    #[test]
+    fn near_miss_word_counts_as_the_known_word() {
+        let m = Matcher::new(&kb());
+        // 继续教肓: one wrong character in a four-character word.
+        let r = m.find("继续教肓每年多少学时");
+        assert_eq!(r.ranked[0].0, 0);
+        assert!(m.nearest_word("继续教肓").is_some());
+        assert!(
+            m.nearest_word("学识").is_none(),
+            "two-character words are not guessed"
+        );
+    }
+
+    #[test]
+    fn ranking_is_deterministic() {
+        let m = Matcher::new(&kb());
+        for q in ["学时", "电话学时", "", "公需"] {
+            assert_eq!(m.find(q), m.find(q));
         }
     }
 }

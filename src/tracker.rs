@@ -95,6 +95,8 @@ impl Progress {
                 .filter(|e| e.kind == k)
                 .map(|e| e.hours)
                 .sum::<f64>()
+                // An empty f64 sum is -0.0, which would print as "-0".
+                + 0.0
         };
         Progress {
             public: sum(CourseKind::Public),
@@ -252,6 +254,13 @@ mod tests {
                 "{input}: {msg}"
             );
         }
+    }
+
+    #[test]
+    fn nothing_logged_is_zero_not_minus_zero() {
+        let p = Progress::of(&[]);
+        assert_eq!(fmt_h(p.professional), "0");
+        assert!(p.professional.is_sign_positive());
     }
 
     #[test]

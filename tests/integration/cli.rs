@@ -128,3 +128,25 @@ fn help_describes_the_commands() {
         assert!(text.contains(cmd), "{text}");
     }
 }
+
+#[test]
+fn chat_tracks_hours_in_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let (out, _, code) = run_with_stdin(
+        &["chat", "--data-dir", data],
+        "/log 公需 10\n/log 专业课 2.5\n/log 体育 3\n/hours\n/undo\n/remind\n/quit\n",
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("已记录：公需课 10学时"), "{out}");
+    assert!(out.contains("不认识课程类别“体育”"), "{out}");
+    assert!(out.contains("公需课：10 / 30 / 20"), "{out}");
+    assert!(out.contains("已撤销：专业课 2.5学时"), "{out}");
+    assert!(out.contains("提醒未开启"), "{out}");
+    // Kept across runs.
+    let (out, _, _) = run_with_stdin(&["chat", "--data-dir", data], "/hours\n");
+    assert!(
+        out.contains("公需课：10 / 30 / 20") && out.contains("专业课：0 / 60 / 60"),
+        "{out}"
+    );
+}

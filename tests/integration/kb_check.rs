@@ -165,3 +165,10 @@ fn newest_year_directory_is_used() {
     let kb = jxjy_bot::knowledge::Kb::load(d.path()).expect("loads");
     assert_eq!(kb.facts.year, 2025);
 }
+
+#[test]
+fn id_unfit_for_callback_data_is_reported() {
+    let d = broken_copy(|f| f.replace("id = \"late\"", "id = \"逾期 怎么办\""));
+    let r = reasons(d.path());
+    assert!(r.iter().any(|p| p.contains("callback data")), "{r:#?}");
+}
