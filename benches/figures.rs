@@ -345,16 +345,9 @@ fn memory() {
     let api = rt.block_on(FakeApi::start());
     let dir = tempfile::tempdir().expect("tempdir");
     subscribers(dir.path(), 100_000);
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
-        .env("TELOXIDE_TOKEN", TOKEN)
-        .env("TELOXIDE_API_URL", api.url())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("TELOXIDE_PROXY")
+    let mut child = api
+        .command(&["serve"], dir.path())
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("serve");
     let (dev, _) = questions();
@@ -375,21 +368,11 @@ fn memory() {
     );
 
     let api = rt.block_on(FakeApi::start());
-    let mut child = Command::new(BIN)
-        .args([
-            "remind",
-            "send",
-            "--at",
-            "2024-12-24T09:00+08:00",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("TELOXIDE_TOKEN", TOKEN)
-        .env("TELOXIDE_API_URL", api.url())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("TELOXIDE_PROXY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let mut child = api
+        .command(
+            &["remind", "send", "--at", "2024-12-24T09:00+08:00"],
+            dir.path(),
+        )
         .spawn()
         .expect("remind send");
     let t = Instant::now();

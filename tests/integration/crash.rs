@@ -2,59 +2,34 @@
 //! restart everyone has the reminder, and duplicates are at most the batch
 //! that was in flight.
 
+use crate::fake_api::FakeApi;
 use jxjy_bot::store::{ChatKind, Store, Subscription};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SUBSCRIBERS: i64 = 10_000;
 const BATCH: usize = 50;
 
-fn ok_message() -> serde_json::Value {
-    serde_json::json!({"ok": true, "result": {
-        "message_id": 1, "date": 0,
-        "chat": {"id": 1, "type": "private", "first_name": "t"},
-        "text": "ok"
-    }})
-}
-
-fn chat_ids(reqs: &[wiremock::Request]) -> Vec<i64> {
-    reqs.iter()
-        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-        .filter_map(|v| v.get("chat_id").and_then(|c| c.as_i64()))
-        .collect()
-}
-
-fn sender(dir: &std::path::Path, server: &MockServer) -> std::process::Command {
-    let mut c = std::process::Command::new(crate::bin());
-    c.args([
-        "remind",
-        "send",
-        "--at",
-        "2024-12-24T09:00+08:00",
-        "--batch",
-        &BATCH.to_string(),
-        "--data-dir",
-    ])
-    .arg(dir)
-    .env("TELOXIDE_TOKEN", "123456:TEST")
-    .env("TELOXIDE_API_URL", format!("{}/", server.uri()))
-    .env("NO_PROXY", "127.0.0.1,localhost")
-    .env_remove("TELOXIDE_PROXY")
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped());
+fn sender(api: &FakeApi, dir: &std::path::Path) -> std::process::Command {
+    let batch = BATCH.to_string();
+    let mut c = api.command(
+        &[
+            "remind",
+            "send",
+            "--at",
+            "2024-12-24T09:00+08:00",
+            "--batch",
+            &batch,
+        ],
+        dir,
+    );
+    c.stderr(std::process::Stdio::piped());
     c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_mid_send_loses_nothing_and_repeats_at_most_the_in_flight_batch() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex("(?i)sendmessage$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(ok_message()))
-        .mount(&server)
-        .await;
+    let api = FakeApi::start().await;
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path()).unwrap();
@@ -69,10 +44,10 @@ async fn crash_mid_send_loses_nothing_and_repeats_at_most_the_in_flight_batch() 
         s.flush().unwrap();
     }
 
-    let mut child = sender(dir.path(), &server).spawn().unwrap();
+    let mut child = sender(&api, dir.path()).spawn().unwrap();
     let started = Instant::now();
     loop {
-        let n = server.received_requests().await.map_or(0, |r| r.len());
+        let n = api.counters().sends;
         if n >= 3_000 {
             break;
         }
@@ -87,20 +62,25 @@ async fn crash_mid_send_loses_nothing_and_repeats_at_most_the_in_flight_batch() 
     }
     child.kill().unwrap(); // SIGKILL: no clean-up runs
     child.wait().unwrap();
-    let before_restart = server.received_requests().await.unwrap().len();
+    let before_restart = api.counters().sends;
     assert!(
         before_restart < SUBSCRIBERS as usize,
         "killed too late to test anything"
     );
 
-    let out = sender(dir.path(), &server).output().unwrap();
+    let out = sender(&api, dir.path()).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let ids = chat_ids(&server.received_requests().await.unwrap());
+    let ids: Vec<i64> = api
+        .calls("sendmessage")
+        .await
+        .iter()
+        .filter_map(|b| b["chat_id"].as_i64())
+        .collect();
     let mut per_chat: HashMap<i64, usize> = HashMap::new();
     for id in &ids {
         *per_chat.entry(*id).or_default() += 1;
@@ -118,8 +98,8 @@ async fn crash_mid_send_loses_nothing_and_repeats_at_most_the_in_flight_batch() 
     assert!(per_chat.values().all(|&n| n <= 2));
 
     // A third run sends nothing: everything is recorded as sent.
-    let before = ids.len();
-    let out = sender(dir.path(), &server).output().unwrap();
+    let before = api.counters().sends;
+    let out = sender(&api, dir.path()).output().unwrap();
     assert!(out.status.success());
-    assert_eq!(server.received_requests().await.unwrap().len(), before);
+    assert_eq!(api.counters().sends, before);
 }

@@ -174,6 +174,23 @@ impl FakeApi {
         format!("{}/", self.server.uri())
     }
 
+    /// `jxjy-bot ARGS --data-dir DIR` talking to this fake: token and API
+    /// URL set, loopback excluded from any proxy, output discarded (callers
+    /// override what they read).
+    pub fn command(&self, args: &[&str], data_dir: &std::path::Path) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_jxjy-bot"));
+        c.args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("TELOXIDE_TOKEN", TOKEN)
+            .env("TELOXIDE_API_URL", self.url())
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("TELOXIDE_PROXY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    }
+
     fn push(&self, mut update: Value) -> i64 {
         let mut st = self.state.lock().unwrap();
         let id = st.next_update_id;

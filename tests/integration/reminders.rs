@@ -339,10 +339,9 @@ fn tracker_commands_log_hours_undo_remind_forget() {
     assert!(r.contains("已过") && r.contains("补学"), "{r}");
 }
 
-#[test]
-fn second_process_on_the_same_data_dir_fails_at_once() {
-    let (d, _s) = store();
-    let out = std::process::Command::new(crate::bin())
+/// `jxjy-bot remind plan` for the moment of the 7-day slot.
+fn plan_at_seven_days(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(crate::bin())
         .args([
             "remind",
             "plan",
@@ -350,9 +349,15 @@ fn second_process_on_the_same_data_dir_fails_at_once() {
             "2024-12-24T09:00+08:00",
             "--data-dir",
         ])
-        .arg(d.path())
+        .arg(dir)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn second_process_on_the_same_data_dir_fails_at_once() {
+    let (d, _s) = store();
+    let out = plan_at_seven_days(d.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use by another jxjy-bot process"), "{err}");
@@ -363,17 +368,7 @@ fn second_process_on_the_same_data_dir_fails_at_once() {
 fn remind_plan_prints_without_sending() {
     let (d, s) = season_store();
     drop(s);
-    let out = std::process::Command::new(crate::bin())
-        .args([
-            "remind",
-            "plan",
-            "--at",
-            "2024-12-24T09:00+08:00",
-            "--data-dir",
-        ])
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let out = plan_at_seven_days(d.path());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -387,16 +382,6 @@ fn remind_plan_prints_without_sending() {
     assert!(text.contains(&format!("chat {GROUP}")));
     assert!(!text.contains(&format!("chat {COMPLETE}")));
     // Planning sent nothing: the same plan again is identical.
-    let again = std::process::Command::new(crate::bin())
-        .args([
-            "remind",
-            "plan",
-            "--at",
-            "2024-12-24T09:00+08:00",
-            "--data-dir",
-        ])
-        .arg(d.path())
-        .output()
-        .unwrap();
+    let again = plan_at_seven_days(d.path());
     assert_eq!(String::from_utf8_lossy(&again.stdout), text);
 }

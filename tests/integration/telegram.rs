@@ -511,15 +511,9 @@ fn long_replies_are_split_under_the_limit() {
 async fn serve_binary_answers_and_stops_gracefully_without_logging_the_token() {
     let api = FakeApi::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(crate::bin())
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
-        .env("TELOXIDE_TOKEN", TOKEN)
-        .env("TELOXIDE_API_URL", api.url())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("TELOXIDE_PROXY")
+    let mut child = api
+        .command(&["serve"], dir.path())
         .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -593,15 +587,9 @@ fn bad_proxy_or_api_url_is_a_clear_error() {
 async fn no_proxy_bypasses_the_configured_proxy() {
     let api = FakeApi::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(crate::bin())
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
-        .env("TELOXIDE_TOKEN", TOKEN)
-        .env("TELOXIDE_API_URL", api.url())
+    let mut child = api
+        .command(&["serve"], dir.path())
         .env("TELOXIDE_PROXY", "socks5://127.0.0.1:9")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     api.text(TEACHER, TEACHER, "咨询电话");
