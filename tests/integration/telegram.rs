@@ -73,6 +73,18 @@ impl Harness {
     }
 }
 
+/// Wait up to `secs` for `cond` (state the bot changes asynchronously).
+async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
 fn text(v: &Value) -> &str {
     v["text"].as_str().unwrap_or("")
 }
@@ -354,17 +366,14 @@ async fn blocked_user_is_marked_inactive() {
     h.api.inject_403(TEACHER);
     h.api.text(TEACHER, TEACHER, "每年要多少学时");
     assert!(h.api.wait_sent(TEACHER, 1, 10).await.len() == 1);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while h
-        .app
-        .store
-        .subscription(TEACHER)
-        .unwrap()
-        .is_some_and(|s| s.active)
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(5, || {
+        h.app
+            .store
+            .subscription(TEACHER)
+            .unwrap()
+            .is_some_and(|s| !s.active)
+    })
+    .await;
     assert!(!h.app.store.subscription(TEACHER).unwrap().unwrap().active);
     h.stop().await;
 }
@@ -406,12 +415,7 @@ async fn group_remind_needs_an_admin_and_survives_migration() {
     // The group becomes a supergroup: the subscription moves.
     h.api.migrate(GROUP, 6, -100777);
     // Updates of different chats run concurrently: wait for the move.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while h.app.store.subscription(-100777).unwrap().is_none()
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(10, || h.app.store.subscription(-100777).unwrap().is_some()).await;
     h.api.text(-100777, 6, "/remind");
     let sent = h.api.wait_sent(-100777, 1, 10).await;
     assert!(text(&sent[0]).contains("提醒已开启"), "{}", text(&sent[0]));
