@@ -429,6 +429,9 @@ pub struct WebhookClient {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     windows: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<Window>>>>,
+    /// Targets whose key or signature was rejected: not tried again until
+    /// the process restarts (with, presumably, a corrected jxjy.toml).
+    stopped: Mutex<std::collections::HashSet<String>>,
     pub backoff: Backoff,
 }
 
@@ -446,8 +449,23 @@ impl WebhookClient {
             clock,
             sleeper,
             windows: Mutex::new(Default::default()),
+            stopped: Mutex::new(Default::default()),
             backoff: Backoff::default(),
         })
+    }
+
+    pub fn is_stopped(&self, name: &str) -> bool {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
+    }
+
+    fn stop(&self, name: &str) {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
     }
 
     fn window(&self, name: &str) -> Arc<tokio::sync::Mutex<Window>> {
@@ -518,6 +536,7 @@ impl WebhookClient {
             match outcome {
                 Outcome::Ok => return Ok(answer),
                 Outcome::Auth => {
+                    self.stop(&t.name);
                     return Err(WebhookError::Auth {
                         target: t.name.clone(),
                         code,
@@ -575,6 +594,13 @@ pub async fn deliver_due(
     };
     let text = group_text(facts, schedule.tz, now);
     for t in targets {
+        if client.is_stopped(&t.name) {
+            report.stopped.push(format!(
+                "webhook '{}': stopped earlier (key or signature rejected)",
+                t.name
+            ));
+            continue;
+        }
         let key = sent_key(&t.name, facts.deadline, slot.days_before);
         if store.delivery(&key)? == Some(Delivery::Sent) {
             continue;

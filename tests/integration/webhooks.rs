@@ -556,3 +556,45 @@ async fn webhook_test_command_prints_the_answer() {
             .contains("no webhook target named 'nope'; configured: 教研室")
     );
 }
+
+#[tokio::test]
+async fn a_stopped_target_is_not_tried_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"errcode": 93000, "errmsg": "invalid webhook url"})),
+        )
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let facts = &responder().kb().facts;
+    let now = chrono::DateTime::parse_from_rfc3339("2024-12-24T09:30:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = Arc::new(ManualClock::new(now));
+    let c = client(&clock);
+    let targets = vec![target(
+        Kind::Wecom,
+        format!("{}/cgi-bin/webhook/send?key=BAD", server.uri()),
+        None,
+    )];
+    for _ in 0..3 {
+        let r = deliver_due(&store, facts, &Schedule::default(), now, &targets, &c)
+            .await
+            .unwrap();
+        assert_eq!((r.sent, r.stopped.len()), (0, 1));
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "tried once, then stopped"
+    );
+    assert_ne!(
+        store
+            .delivery(&sent_key("Wecom", facts.deadline, 7))
+            .unwrap(),
+        Some(Delivery::Sent)
+    );
+}
