@@ -7,6 +7,9 @@ use crate::matcher::{Decision, Matcher};
 use serde::Serialize;
 use std::sync::Arc;
 
+/// A runner-up this close to the answer is offered as the first button.
+const RUNNER_UP_GAP: f32 = 0.05;
+
 /// Telegram refuses callback data over 64 bytes.
 pub const MAX_CALLBACK_BYTES: usize = 64;
 
@@ -117,7 +120,14 @@ impl Responder {
         let m = self.matcher.find(question);
         match m.decision {
             Decision::Answer(i) => {
-                let mut r = self.answer(&self.kb.entries[i]);
+                // A runner-up nearly as good is offered first among the
+                // follow-up buttons: the question may have meant it.
+                let runner_up = m
+                    .ranked
+                    .get(1)
+                    .filter(|(_, s)| m.score - s <= RUNNER_UP_GAP)
+                    .map(|(j, _)| self.kb.entries[*j].id.as_str());
+                let mut r = self.answer_with(&self.kb.entries[i], runner_up);
                 r.score = m.score;
                 r
             }
@@ -147,9 +157,18 @@ impl Responder {
 
     /// The answer of one entry, with related questions and feedback buttons.
     pub fn answer(&self, e: &Entry) -> Reply {
-        let mut buttons: Vec<Vec<Button>> = e
-            .related
-            .iter()
+        self.answer_with(e, None)
+    }
+
+    fn answer_with(&self, e: &Entry, first: Option<&str>) -> Reply {
+        let mut ids: Vec<&str> = first.into_iter().collect();
+        for r in &e.related {
+            if !ids.contains(&r.as_str()) {
+                ids.push(r);
+            }
+        }
+        let mut buttons: Vec<Vec<Button>> = ids
+            .into_iter()
             .filter_map(|id| self.kb.entry(id))
             .take(3)
             .map(|r| vec![Button::show(r)])

@@ -36,7 +36,7 @@ impl Default for Thresholds {
             answer: 0.45,
             candidates: 0.4,
             margin: 0.03,
-            sure: 0.7,
+            sure: 0.65,
         }
     }
 }

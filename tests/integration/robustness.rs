@@ -87,3 +87,18 @@ proptest! {
         let _ = responder().ask(&s);
     }
 }
+
+#[test]
+fn a_close_runner_up_is_the_first_button() {
+    let r = responder();
+    let reply = r.ask("专业课网上怎么选平台");
+    let m = r.matcher().find("专业课网上怎么选平台");
+    let (top, runner) = (m.ranked[0], m.ranked[1]);
+    assert!(top.1 - runner.1 < 0.05, "{m:?}");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some(r.kb().entries[top.0].id.as_str())
+    );
+    let first = &reply.buttons[0][0];
+    assert_eq!(first.label, r.kb().entries[runner.0].title);
+}
