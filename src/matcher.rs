@@ -13,6 +13,7 @@
 
 use crate::knowledge::Kb;
 use crate::text::{Analyzer, Features};
+use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
 
 /// Thresholds of the decision; defaults measured on the dev set and the
@@ -93,9 +94,9 @@ pub struct Matcher {
     words: Vec<(String, usize)>,
     oov_idf: f32,
     n_entries: usize,
-    /// Words of other topics (salary, canteen, driving school), longest
-    /// first.
-    foreign: Vec<String>,
+    /// Words of other topics (salary, canteen, driving school); None if
+    /// the lexicon lists none.
+    foreign: Option<AhoCorasick>,
     pub thresholds: Thresholds,
 }
 
@@ -168,15 +169,18 @@ impl Matcher {
             n_entries: kb.entries.len(),
             thresholds: Thresholds::default(),
             foreign: {
-                let mut f: Vec<String> = kb
+                let words: Vec<String> = kb
                     .lexicon
                     .out_of_scope
                     .iter()
                     .map(|w| crate::text::prepare(w).trim().to_string())
                     .filter(|w| !w.is_empty())
                     .collect();
-                f.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-                f
+                // Left-most longest: 招生办 counts once, not also as 招生.
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&words)
+                    .ok()
             },
         }
     }
@@ -185,18 +189,11 @@ impl Matcher {
         &self.analyzer
     }
 
-    /// How many words of other topics the question holds (招生办 counts
-    /// once, not also as 招生).
-    fn foreign_words(&self, question: &str) -> i32 {
-        let mut text = crate::text::prepare(question);
-        let mut n = 0;
-        for w in &self.foreign {
-            while let Some(at) = text.find(w.as_str()) {
-                text.replace_range(at..at + w.len(), " ");
-                n += 1;
-            }
-        }
-        n
+    /// How many words of other topics the (prepared) question holds.
+    fn foreign_words(&self, prepared: &str) -> i32 {
+        self.foreign
+            .as_ref()
+            .map_or(0, |ac| ac.find_iter(prepared).count() as i32)
     }
 
     /// The nearest known word to an unknown one, if near enough.
@@ -224,7 +221,8 @@ impl Matcher {
 
     /// Score every entry; best first.
     pub fn rank(&self, question: &str) -> Vec<(usize, f32)> {
-        let f = self.analyzer.features(question);
+        let prepared = crate::text::prepare(question);
+        let f = self.analyzer.features_prepared(&prepared);
         let mut query_weight = 0.0f32;
         let mut overlap = vec![0.0f32; self.docs.len()];
         // Did a real word match (two or more characters)? "你是谁" shares
@@ -268,7 +266,7 @@ impl Matcher {
         }
         // The answer text fills part of what the phrasings left uncovered:
         // it vouches for words, but phrasings decide between entries.
-        let mut penalty = FOREIGN_PENALTY.powi(self.foreign_words(question));
+        let mut penalty = FOREIGN_PENALTY.powi(self.foreign_words(&prepared));
         if !substantive {
             penalty *= INSUBSTANTIAL_PENALTY;
         }

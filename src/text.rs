@@ -108,13 +108,12 @@ impl Analyzer {
 
     /// Normalised, rewritten text (spaces between chunks).
     pub fn normalize(&self, text: &str) -> String {
-        let prepared = prepare(text);
-        let rewritten = rewrite_with(
-            &self.rewrite,
-            &self.replacements,
-            &self.ascii_key,
-            &prepared,
-        );
+        self.normalize_prepared(&prepare(text))
+    }
+
+    /// As [`Analyzer::normalize`], for text already through [`prepare`].
+    pub fn normalize_prepared(&self, prepared: &str) -> String {
+        let rewritten = rewrite_with(&self.rewrite, &self.replacements, &self.ascii_key, prepared);
         rewritten.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
@@ -138,7 +137,12 @@ impl Analyzer {
     }
 
     pub fn features(&self, text: &str) -> Features {
-        let normalized = self.normalize(text);
+        self.features_prepared(&prepare(text))
+    }
+
+    /// As [`Analyzer::features`], for text already through [`prepare`].
+    pub fn features_prepared(&self, prepared: &str) -> Features {
+        let normalized = self.normalize_prepared(prepared);
         let mut words = Vec::new();
         let mut bigrams = Vec::new();
         for chunk in normalized.split(' ') {
