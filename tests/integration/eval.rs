@@ -86,6 +86,7 @@ fn own_heldout_sets_meet_the_bar() {
     assert_bar(fixture("heldout2.jsonl"));
     assert_bar(fixture("heldout3.jsonl"));
     assert_bar(fixture("heldout4.jsonl"));
+    assert_bar(fixture("heldout5.jsonl"));
 }
 
 #[test]
