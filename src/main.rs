@@ -278,162 +278,172 @@ fn run() -> Result<std::process::ExitCode> {
             };
             chat(&responder, store.as_ref(), &schedule(&cli)?)?;
         }
-        Some(Command::Webhook { command }) => {
-            let targets = webhooks(&cli)?;
-            match command {
-                WebhookCommand::List => {
-                    if targets.is_empty() {
-                        println!("no webhook targets configured (see --config / JXJY_CONFIG)");
-                    }
-                    for t in &targets {
-                        println!(
-                            "{}\t{:?}\tsigned: {}",
-                            t.name,
-                            t.kind,
-                            if t.secret.is_some() { "yes" } else { "no" }
-                        );
-                    }
-                }
-                WebhookCommand::Test { name } => {
-                    let Some(t) = targets.iter().find(|t| &t.name == name) else {
-                        anyhow::bail!(
-                            "no webhook target named '{name}'; configured: {}",
-                            targets
-                                .iter()
-                                .map(|t| t.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
-                    };
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    let client = webhook_client()?;
-                    let answer =
-                        rt.block_on(client.send(t, "继续教育小助手：测试消息（webhook test）。"));
-                    match answer {
-                        Ok(v) => println!("{} answered: {v}", t.name),
-                        Err(e) => anyhow::bail!(e),
-                    }
-                }
-            }
+        Some(Command::Webhook { command }) => webhook_command(&cli, command)?,
+        Some(Command::Remind {
+            command: RemindCommand::Plan { at },
+        }) => remind_plan(&cli, &parse_moment(at)?)?,
+        Some(Command::Remind {
+            command: RemindCommand::Send { at, batch },
+        }) => {
+            let at = match at {
+                Some(a) => parse_moment(a)?,
+                None => chrono::Utc::now(),
+            };
+            remind_send(&cli, at, *batch)?;
         }
-        Some(Command::Remind { command }) => {
-            let kb = load(&cli)?;
-            let schedule = schedule(&cli)?;
-            let store = Store::open(&cli.data_dir)?;
-            match command {
-                RemindCommand::Plan { at } => {
-                    let at = parse_moment(at)?;
-                    let planned = reminders::plan_from_store(&store, &kb.facts, &schedule, at)?;
-                    let robots = webhooks(&cli)?;
-                    if planned.is_empty() && robots.is_empty() {
-                        println!("nothing due at {at}");
-                    }
-                    if let Some(slot) = reminders::current_slot(kb.facts.deadline, &schedule, at) {
-                        let text = reminders::group_text(&kb.facts, schedule.tz, at);
-                        for t in &robots {
-                            let key =
-                                webhook::sent_key(&t.name, kb.facts.deadline, slot.days_before);
-                            if store.delivery(&key)? != Some(jxjy_bot::store::Delivery::Sent) {
-                                println!(
-                                    "webhook {} ({:?}), slot {} days before:\n  {}",
-                                    t.name, t.kind, slot.days_before, text
-                                );
-                            }
-                        }
-                    }
-                    for p in &planned {
-                        println!(
-                            "chat {} ({:?}), slot {} days before (due {}):\n  {}",
-                            p.chat_id,
-                            p.kind,
-                            p.slot.days_before,
-                            p.slot
-                                .due
-                                .with_timezone(&schedule.tz)
-                                .format("%Y-%m-%d %H:%M"),
-                            p.text
-                        );
-                    }
-                }
-                RemindCommand::Send { at, batch } => {
-                    let at = match at {
-                        Some(a) => parse_moment(a)?,
-                        None => chrono::Utc::now(),
-                    };
-                    let robots = webhooks(&cli)?;
-                    let bot = match jxjy_bot::telegram::bot_from_env() {
-                        Ok(b) => Some(b),
-                        Err(jxjy_bot::telegram::SetupError::NoToken) if !robots.is_empty() => None,
-                        Err(e) => return Err(e.into()),
-                    };
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    if let Some(bot) = bot {
-                        let sender = jxjy_bot::telegram::TelegramSender { bot };
-                        let report = rt.block_on(reminders::deliver_due(
-                            &store, &kb.facts, &schedule, at, &sender, *batch,
-                        ))?;
-                        println!(
-                            "sent {}, blocked {}, migrated {}, failed {}",
-                            report.sent, report.blocked, report.migrated, report.failed
-                        );
-                    }
-                    if !robots.is_empty() {
-                        let client = webhook_client()?;
-                        let r = rt.block_on(webhook::deliver_due(
-                            &store, &kb.facts, &schedule, at, &robots, &client,
-                        ))?;
-                        println!(
-                            "webhooks: sent {}, failed {}, stopped {}",
-                            r.sent,
-                            r.failed.len(),
-                            r.stopped.len()
-                        );
-                        for e in r.failed.iter().chain(&r.stopped) {
-                            eprintln!("  {e}");
-                        }
-                    }
-                    store.flush()?;
-                }
-            }
-        }
-        Some(Command::Kb { command }) => match command {
-            KbCommand::Check => {
-                let dir = kb_dir(&cli);
-                let problems = jxjy_bot::check::check_dir(&dir)?;
-                if problems.is_empty() {
-                    println!("{}: ok", dir.display());
-                } else {
-                    for p in &problems {
-                        eprintln!("{p}");
-                    }
-                    eprintln!("{} problem(s)", problems.len());
-                    return Ok(std::process::ExitCode::from(1));
-                }
-            }
-            KbCommand::Export { json: _ } => {
-                let kb = load(&cli)?;
-                let list: Vec<serde_json::Value> = kb
-                    .entries
-                    .iter()
-                    .map(|e| {
-                        serde_json::json!({
-                            "id": e.id,
-                            "title": e.title,
-                            "questions": e.questions,
-                            "answer": e.full_answer(),
-                            "source": e.source,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            }
-        },
+        Some(Command::Kb {
+            command: KbCommand::Check,
+        }) => return kb_check(&cli),
+        Some(Command::Kb {
+            command: KbCommand::Export { json: _ },
+        }) => kb_export(&cli)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn webhook_command(cli: &Cli, command: &WebhookCommand) -> Result<()> {
+    let targets = webhooks(cli)?;
+    match command {
+        WebhookCommand::List => {
+            if targets.is_empty() {
+                println!("no webhook targets configured (see --config / JXJY_CONFIG)");
+            }
+            for t in &targets {
+                let signed = if t.secret.is_some() { "yes" } else { "no" };
+                println!("{}\t{:?}\tsigned: {signed}", t.name, t.kind);
+            }
+        }
+        WebhookCommand::Test { name } => {
+            let Some(t) = targets.iter().find(|t| &t.name == name) else {
+                let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+                anyhow::bail!(
+                    "no webhook target named '{name}'; configured: {}",
+                    names.join(", ")
+                );
+            };
+            let client = webhook_client()?;
+            let answer = runtime()?
+                .block_on(client.send(t, "继续教育小助手：测试消息（webhook test）。"))?;
+            println!("{} answered: {answer}", t.name);
+        }
+    }
+    Ok(())
+}
+
+/// What would be sent at `at`, to chats and robots, without sending.
+fn remind_plan(cli: &Cli, at: &chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let kb = load(cli)?;
+    let schedule = schedule(cli)?;
+    let store = Store::open(&cli.data_dir)?;
+    let robots = webhooks(cli)?;
+    let chats = reminders::plan_from_store(&store, &kb.facts, &schedule, *at)?;
+    let hooks = webhook::plan(&store, &kb.facts, &schedule, *at, &robots)?;
+    if chats.is_empty() && hooks.is_empty() {
+        println!("nothing due at {at}");
+    }
+    let due = |s: &reminders::Slot| s.due.with_timezone(&schedule.tz).format("%Y-%m-%d %H:%M");
+    for p in &hooks {
+        println!(
+            "webhook {} ({:?}), slot {} days before (due {}):\n  {}",
+            p.target.name,
+            p.target.kind,
+            p.slot.days_before,
+            due(&p.slot),
+            p.text
+        );
+    }
+    for p in &chats {
+        println!(
+            "chat {} ({:?}), slot {} days before (due {}):\n  {}",
+            p.chat_id,
+            p.kind,
+            p.slot.days_before,
+            due(&p.slot),
+            p.text
+        );
+    }
+    Ok(())
+}
+
+/// Send what is due at `at` through Telegram (if a token is set) and the
+/// configured robots, once.
+fn remind_send(cli: &Cli, at: chrono::DateTime<chrono::Utc>, batch: usize) -> Result<()> {
+    let kb = load(cli)?;
+    let schedule = schedule(cli)?;
+    let store = Store::open(&cli.data_dir)?;
+    let robots = webhooks(cli)?;
+    let bot = match jxjy_bot::telegram::bot_from_env() {
+        Ok(b) => Some(b),
+        Err(jxjy_bot::telegram::SetupError::NoToken) if !robots.is_empty() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let rt = runtime()?;
+    if let Some(bot) = bot {
+        let sender = jxjy_bot::telegram::TelegramSender { bot };
+        let r = rt.block_on(reminders::deliver_due(
+            &store, &kb.facts, &schedule, at, &sender, batch,
+        ))?;
+        println!(
+            "sent {}, blocked {}, migrated {}, failed {}",
+            r.sent, r.blocked, r.migrated, r.failed
+        );
+    }
+    if !robots.is_empty() {
+        let client = webhook_client()?;
+        let r = rt.block_on(webhook::deliver_due(
+            &store, &kb.facts, &schedule, at, &robots, &client,
+        ))?;
+        println!(
+            "webhooks: sent {}, failed {}, stopped {}",
+            r.sent,
+            r.failed.len(),
+            r.stopped.len()
+        );
+        for e in r.failed.iter().chain(&r.stopped) {
+            eprintln!("  {e}");
+        }
+    }
+    store.flush()?;
+    Ok(())
+}
+
+fn kb_check(cli: &Cli) -> Result<std::process::ExitCode> {
+    let dir = kb_dir(cli);
+    let problems = jxjy_bot::check::check_dir(&dir)?;
+    if problems.is_empty() {
+        println!("{}: ok", dir.display());
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    eprintln!("{} problem(s)", problems.len());
+    Ok(std::process::ExitCode::from(1))
+}
+
+fn kb_export(cli: &Cli) -> Result<()> {
+    let kb = load(cli)?;
+    let list: Vec<serde_json::Value> = kb
+        .entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": e.id,
+                "title": e.title,
+                "questions": e.questions,
+                "answer": e.full_answer(),
+                "source": e.source,
+            })
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&list)?);
+    Ok(())
 }
 
 fn ask(responder: &Responder, json: bool, question: &str) -> Result<()> {

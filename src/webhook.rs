@@ -9,7 +9,7 @@
 use crate::clock::{Clock, Sleeper};
 use crate::error::StoreError;
 use crate::knowledge::Facts;
-use crate::reminders::{Schedule, current_slot, group_text};
+use crate::reminders::{Schedule, Slot, current_slot, group_text};
 use crate::store::{Delivery, Store};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -578,8 +578,43 @@ pub struct WebhookReport {
     pub stopped: Vec<String>,
 }
 
-/// Send the current slot's group reminder to every target that has not had
-/// it: in flight before, sent after, as for chats.
+/// A group reminder due to a robot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned<'a> {
+    pub target: &'a Target,
+    pub slot: Slot,
+    pub key: Vec<u8>,
+    pub text: String,
+}
+
+/// The current slot's group reminder for every target that has not had it.
+pub fn plan<'a>(
+    store: &Store,
+    facts: &Facts,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+    targets: &'a [Target],
+) -> Result<Vec<Planned<'a>>, StoreError> {
+    let Some(slot) = current_slot(facts.deadline, schedule, now) else {
+        return Ok(Vec::new());
+    };
+    let text = group_text(facts, schedule.tz, now);
+    let mut out = Vec::new();
+    for target in targets {
+        let key = sent_key(&target.name, facts.deadline, slot.days_before);
+        if store.delivery(&key)? != Some(Delivery::Sent) {
+            out.push(Planned {
+                target,
+                slot,
+                key,
+                text: text.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Send the planned reminders: in flight before, sent after, as for chats.
 pub async fn deliver_due(
     store: &Store,
     facts: &Facts,
@@ -589,11 +624,8 @@ pub async fn deliver_due(
     client: &WebhookClient,
 ) -> Result<WebhookReport, StoreError> {
     let mut report = WebhookReport::default();
-    let Some(slot) = current_slot(facts.deadline, schedule, now) else {
-        return Ok(report);
-    };
-    let text = group_text(facts, schedule.tz, now);
-    for t in targets {
+    for p in plan(store, facts, schedule, now, targets)? {
+        let (t, key) = (p.target, p.key);
         if client.is_stopped(&t.name) {
             report.stopped.push(format!(
                 "webhook '{}': stopped earlier (key or signature rejected)",
@@ -601,12 +633,8 @@ pub async fn deliver_due(
             ));
             continue;
         }
-        let key = sent_key(&t.name, facts.deadline, slot.days_before);
-        if store.delivery(&key)? == Some(Delivery::Sent) {
-            continue;
-        }
         store.mark(std::slice::from_ref(&key), Delivery::InFlight)?;
-        match client.send(t, &text).await {
+        match client.send(t, &p.text).await {
             Ok(_) => {
                 store.mark(&[key], Delivery::Sent)?;
                 report.sent += 1;

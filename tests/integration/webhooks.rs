@@ -598,3 +598,37 @@ async fn a_stopped_target_is_not_tried_again() {
         Some(Delivery::Sent)
     );
 }
+
+#[test]
+fn remind_plan_lists_robots_without_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    // A robot on a port nothing listens on: planning must not touch it.
+    let p = write_config(
+        dir.path(),
+        "[[webhook]]\nname = \"教研室\"\nkind = \"wecom\"\nkey = \"K\"\nbase_url = \"http://127.0.0.1:9\"\n",
+    );
+    let out = std::process::Command::new(crate::bin())
+        .args([
+            "remind",
+            "plan",
+            "--at",
+            "2024-12-24T09:00+08:00",
+            "--config",
+        ])
+        .arg(&p)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("webhook 教研室 (Wecom), slot 7 days before"),
+        "{text}"
+    );
+    assert!(text.contains("还剩7天"), "{text}");
+}
