@@ -150,31 +150,9 @@ fn question_of(m: Message, me: Me) -> Option<String> {
     replies_to_bot.then(|| text.to_string())
 }
 
-/// Split on line breaks where possible so no part exceeds Telegram's limit.
+/// Parts of at most `max` characters (Telegram counts characters).
 pub fn split_message(text: &str, max: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut cur_len = 0;
-    for line in text.split_inclusive('\n') {
-        let n = line.chars().count();
-        if cur_len + n > max && !cur.is_empty() {
-            parts.push(std::mem::take(&mut cur));
-            cur_len = 0;
-        }
-        if n > max {
-            let chars: Vec<char> = line.chars().collect();
-            for chunk in chars.chunks(max) {
-                parts.push(chunk.iter().collect());
-            }
-            continue;
-        }
-        cur.push_str(line);
-        cur_len += n;
-    }
-    if !cur.is_empty() || parts.is_empty() {
-        parts.push(cur);
-    }
-    parts
+    crate::text::split_text(text, max, |s| s.chars().count())
 }
 
 fn keyboard(r: &Reply) -> Option<InlineKeyboardMarkup> {

@@ -247,6 +247,38 @@ pub fn prepare(text: &str) -> String {
         .collect()
 }
 
+/// Split `text` into parts of at most `max` as measured by `len` (chars
+/// for Telegram, bytes for WeCom), on line breaks where possible, never
+/// inside a character. `len` must add up over concatenation.
+pub fn split_text(text: &str, max: usize, len: impl Fn(&str) -> usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut cur_len = 0;
+    let mut push = |piece: &str, cur: &mut String, cur_len: &mut usize| {
+        let n = len(piece);
+        if !cur.is_empty() && *cur_len + n > max {
+            parts.push(std::mem::take(cur));
+            *cur_len = 0;
+        }
+        cur.push_str(piece);
+        *cur_len += n;
+    };
+    for line in text.split_inclusive('\n') {
+        if len(line) <= max {
+            push(line, &mut cur, &mut cur_len);
+        } else {
+            let mut buf = [0u8; 4];
+            for c in line.chars() {
+                push(c.encode_utf8(&mut buf), &mut cur, &mut cur_len);
+            }
+        }
+    }
+    if !cur.is_empty() || parts.is_empty() {
+        parts.push(cur);
+    }
+    parts
+}
+
 /// Full-width digits and signs to ASCII (for numbers typed on a Chinese
 /// keyboard), case folded; no punctuation removed, decimals survive.
 pub fn prepare_numeric(text: &str) -> String {

@@ -214,30 +214,9 @@ pub fn rate_limits(kind: Kind) -> &'static [(Duration, usize)] {
     }
 }
 
-/// Split text into parts of at most `max` bytes, on line breaks where
-/// possible, never inside a character.
+/// Parts of at most `max` bytes (the robots count bytes).
 pub fn split_bytes(text: &str, max: usize) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    for line in text.split_inclusive('\n') {
-        if cur.len() + line.len() > max && !cur.is_empty() {
-            parts.push(std::mem::take(&mut cur));
-        }
-        if line.len() > max {
-            for c in line.chars() {
-                if cur.len() + c.len_utf8() > max {
-                    parts.push(std::mem::take(&mut cur));
-                }
-                cur.push(c);
-            }
-        } else {
-            cur.push_str(line);
-        }
-    }
-    if !cur.is_empty() || parts.is_empty() {
-        parts.push(cur);
-    }
-    parts
+    crate::text::split_text(text, max, str::len)
 }
 
 /// The request for one message: URL (signed where needed) and JSON body.
