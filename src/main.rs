@@ -547,14 +547,14 @@ fn chat(responder: &Responder, store: Option<&Store>, schedule: &Schedule) -> Re
                 Action::Show(id) => responder
                     .answer_id(&id)
                     .unwrap_or_else(|| responder.decline()),
-                Action::Feedback { helpful, .. } => jxjy_bot::dialogue::Reply::info(
-                    if helpful {
-                        "谢谢反馈！"
-                    } else {
-                        "谢谢反馈，我们会改进。"
-                    }
-                    .to_string(),
-                ),
+                Action::Feedback { entry, helpful } => {
+                    let text = match store.map(|s| s.record_feedback(&entry, helpful)) {
+                        Some(Err(e)) => format!("反馈未能保存：{e}"),
+                        _ if helpful => "谢谢反馈！".to_string(),
+                        _ => "谢谢反馈，我们会改进。".to_string(),
+                    };
+                    jxjy_bot::dialogue::Reply::info(text)
+                }
             }
         } else {
             responder.ask(input)

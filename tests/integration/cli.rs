@@ -144,9 +144,20 @@ fn chat_tracks_hours_in_the_data_directory() {
     assert!(out.contains("已撤销：专业课 2.5学时"), "{out}");
     assert!(out.contains("提醒未开启"), "{out}");
     // Kept across runs.
-    let (out, _, _) = run_with_stdin(&["chat", "--data-dir", data], "/hours\n");
+    let (out, _, _) = run_with_stdin(&["chat", "--data-dir", data], "/hours\n每年要多少学时\n4\n");
     assert!(
         out.contains("公需课：10 / 30 / 20") && out.contains("专业课：0 / 60 / 60"),
         "{out}"
     );
+    // Button 4 under that answer is 👍; the count lands in the store.
+    assert!(
+        out.contains("[4] 👍 有帮助") && out.contains("谢谢反馈！"),
+        "{out}"
+    );
+    let stats = std::process::Command::new(bin())
+        .args(["stats", "--data-dir", data])
+        .output()
+        .expect("stats");
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.contains("1 / 0    hours_total"), "{stats}");
 }
