@@ -110,7 +110,8 @@ enum RemindCommand {
         #[arg(long)]
         at: String,
     },
-    /// Send the reminders due now (or at --at) through Telegram, once, and exit.
+    /// Send the reminders due now (or at --at) once and exit: to Telegram chats
+    /// (needs TELOXIDE_TOKEN) and to the group robots in jxjy.toml.
     Send {
         /// Pretend it is this moment (RFC 3339); default: now.
         #[arg(long)]
