@@ -87,6 +87,16 @@ fn decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(v).map_err(|e| corrupt(key, e))
 }
 
+/// Every record of a tree, in key order.
+fn decode_all<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        })
+        .collect()
+}
+
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Serialising these plain structs to JSON cannot fail.
     serde_json::to_vec(v).unwrap_or_default()
@@ -205,13 +215,7 @@ impl Store {
     }
 
     pub fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        self.subs
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&k, &v)
-            })
-            .collect()
+        decode_all(&self.subs)
     }
 
     /// A group upgraded to a supergroup keeps its subscription and records
@@ -299,13 +303,7 @@ impl Store {
     }
 
     pub fn unanswered(&self) -> Result<Vec<Unanswered>, StoreError> {
-        self.unanswered
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&k, &v)
-            })
-            .collect()
+        decode_all(&self.unanswered)
     }
 
     /// Count one answered question for an entry.
