@@ -167,10 +167,13 @@ fn read(path: &Path) -> Result<String, KbError> {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, KbError> {
-    let text = read(path)?;
-    toml::from_str(&text).map_err(|e| KbError::Parse {
+    parse_text(path, &read(path)?)
+}
+
+fn parse_text<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, KbError> {
+    toml::from_str(text).map_err(|e| KbError::Parse {
         path: path.to_owned(),
-        message: describe_toml_error(&text, &e),
+        message: describe_toml_error(text, &e),
     })
 }
 
@@ -249,8 +252,11 @@ impl Kb {
         let year_dir = newest_year_dir(dir)?;
         let facts_path = year_dir.join("facts.toml");
         let faq_path = year_dir.join("faq.toml");
-        let facts_table: toml::Table = parse(&facts_path)?;
-        let raw: RawFacts = parse(&facts_path)?;
+        // Read once; parsed as a table for the templates and as the typed
+        // facts the code needs (both keep toml's line numbers in errors).
+        let facts_text = read(&facts_path)?;
+        let facts_table: toml::Table = parse_text(&facts_path, &facts_text)?;
+        let raw: RawFacts = parse_text(&facts_path, &facts_text)?;
         let faq: FaqFile = parse(&faq_path)?;
         let faq_file = faq_path.display().to_string();
 

@@ -120,20 +120,20 @@ impl Analyzer {
     /// Segmented tokens without stopwords.
     pub fn tokens(&self, text: &str) -> Vec<String> {
         let normalized = self.normalize(text);
-        self.tokens_of_normalized(&normalized)
+        normalized
+            .split(' ')
+            .flat_map(|chunk| self.kept_words(chunk))
+            .map(str::to_string)
+            .collect()
     }
 
-    fn tokens_of_normalized(&self, normalized: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for chunk in normalized.split(' ') {
-            for t in self.jieba.cut(chunk, false) {
-                let w = t.word.trim();
-                if !w.is_empty() && !self.stopwords.contains(w) {
-                    out.push(w.to_string());
-                }
-            }
-        }
-        out
+    /// The words jieba cuts a chunk into, stopwords dropped.
+    fn kept_words<'a>(&'a self, chunk: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.jieba
+            .cut(chunk, false)
+            .into_iter()
+            .map(|t| t.word.trim())
+            .filter(|w| !w.is_empty() && !self.stopwords.contains(*w))
     }
 
     pub fn features(&self, text: &str) -> Features {
@@ -156,11 +156,7 @@ impl Analyzer {
                 }
                 run.clear();
             };
-            for t in self.jieba.cut(chunk, false) {
-                let w = t.word.trim();
-                if w.is_empty() || self.stopwords.contains(w) {
-                    continue;
-                }
+            for w in self.kept_words(chunk) {
                 words.push(w.to_string());
                 let cjk: Vec<char> = w.chars().filter(|c| is_cjk(*c)).collect();
                 if cjk.len() == 1 {
