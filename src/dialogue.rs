@@ -2,8 +2,10 @@
 //! the terminal chat, the CLI and the Telegram adapter, so every front end
 //! gives the same replies.
 
-use crate::knowledge::{Entry, Kb};
+use crate::clock::{Clock, SystemClock};
+use crate::knowledge::{Entry, EntryKind, Kb, Refer};
 use crate::matcher::{Decision, Matcher};
+use crate::scope::Outside;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -76,7 +78,12 @@ pub struct Reply {
     /// Rows of buttons.
     pub buttons: Vec<Vec<Button>>,
     pub kind: ReplyKind,
+    /// The entry answered (the first, when a message held several
+    /// questions); None when the bot declines or only offers candidates.
     pub matched: Option<String>,
+    /// Every entry the reply is made of, in order (answers and "the guide
+    /// does not say" entries).
+    pub parts: Vec<String>,
     pub candidates: Vec<String>,
     pub score: f32,
     pub source: Option<String>,
@@ -87,21 +94,88 @@ pub struct Reply {
 pub struct AskJson {
     pub question: String,
     pub matched: Option<String>,
+    pub parts: Vec<String>,
     pub score: f32,
     pub answer: String,
     pub candidates: Vec<String>,
     pub source: Option<String>,
 }
 
+/// Where the bot sends what the guide does not answer. The school's own
+/// contact comes from `jxjy.toml` ([school] hr_contact).
+#[derive(Debug, Clone, Default)]
+pub struct Contacts {
+    /// e.g. "人事处师资科 0791-8xxxxxxx"; None: a generic pointer.
+    pub hr: Option<String>,
+}
+
+impl Contacts {
+    fn hr(&self) -> &str {
+        self.hr
+            .as_deref()
+            .unwrap_or("本校人事处（继续教育负责老师）")
+    }
+}
+
+/// A part of a message counts as understood when its entry leads the
+/// next by this much.
+const CLEAR_LEAD: f32 = 0.05;
+
+/// Each half of "截止时间和网址" must be answered this surely on its own.
+const SURE_PART: f32 = 0.6;
+/// ... and name something more specific than 继续教育, 学时 or 公需课
+/// (see `Matcher::specificity`).
+const SPECIFIC_PART: f32 = 0.4;
+
+/// Most questions one message may hold and get answered.
+const MAX_PARTS: usize = 3;
+
 pub struct Responder {
     kb: Arc<Kb>,
     matcher: Matcher,
+    clock: Arc<dyn Clock>,
+    contacts: Contacts,
+}
+
+/// Which guide year a reply speaks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum YearChoice {
+    /// No year named, or the current one: the newest guide, labelled when
+    /// it is not this season's.
+    Newest,
+    /// A loaded guide year the question names.
+    Loaded(i32),
+    /// A year the question names that is not loaded (and not the current
+    /// season): never answered as if it were the newest guide's.
+    Missing(i32),
 }
 
 impl Responder {
     pub fn new(kb: Arc<Kb>) -> Responder {
         let matcher = Matcher::new(&kb);
-        Responder { kb, matcher }
+        Responder {
+            kb,
+            matcher,
+            clock: Arc::new(SystemClock),
+            contacts: Contacts::default(),
+        }
+    }
+
+    /// Tell the time with this clock (the current season decides whether an
+    /// answer must say its guide is an older year's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Responder {
+        self.clock = clock;
+        self
+    }
+
+    /// Other decision thresholds (calibration).
+    pub fn set_thresholds(&mut self, t: crate::matcher::Thresholds) {
+        self.matcher.thresholds = t;
+    }
+
+    pub fn with_contacts(mut self, contacts: Contacts) -> Responder {
+        self.contacts = contacts;
+        self
     }
 
     pub fn kb(&self) -> &Kb {
@@ -112,46 +186,288 @@ impl Responder {
         &self.matcher
     }
 
+    /// The current season: the calendar year in Asia/Shanghai.
+    pub fn current_year(&self) -> i32 {
+        use chrono::Datelike;
+        self.clock
+            .now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .year()
+    }
+
     /// Reply to a free-text question.
     pub fn ask(&self, question: &str) -> Reply {
         if question.trim().is_empty() {
             return Reply::info("请直接输入您的问题，例如：“每年要完成多少学时？”".to_string());
         }
-        let m = self.matcher.find(question);
-        match m.decision {
-            Decision::Answer(i) => {
-                // A runner-up nearly as good is offered first among the
-                // follow-up buttons: the question may have meant it.
-                let runner_up = m
-                    .ranked
-                    .get(1)
-                    .filter(|(_, s)| m.score - s <= RUNNER_UP_GAP)
-                    .map(|(j, _)| self.kb.entries[*j].id.as_str());
-                let mut r = self.answer_with(&self.kb.entries[i], runner_up);
-                r.score = m.score;
+        let prepared = crate::text::prepare(question);
+        let normalized = self.matcher.analyzer().normalize_prepared(&prepared);
+        if let Some(out) = self.matcher.outside(&normalized) {
+            return self.decline_outside(&out);
+        }
+        let current = self.current_year();
+        let years = self.matcher.years(&prepared, current);
+        let loaded = self.kb.years();
+        let choice = match years.iter().find(|y| loaded.contains(y)) {
+            Some(&y) if y != self.kb.facts.year => YearChoice::Loaded(y),
+            Some(_) => YearChoice::Newest,
+            None => match years.iter().find(|&&y| y != current) {
+                Some(&y) if !years.contains(&current) => YearChoice::Missing(y),
+                _ => YearChoice::Newest,
+            },
+        };
+        let (parts, m) = self.understand(question);
+        // A runner-up nearly as good as a lone answer is offered first
+        // among the follow-up buttons: the question may have meant it.
+        let runner_up = match (parts.as_slice(), m.ranked.as_slice()) {
+            ([p], [(top, s), (next, t), ..]) if p == top && s - t <= RUNNER_UP_GAP => Some(*next),
+            _ => None,
+        };
+        let mut reply = match (parts.is_empty(), &m.decision) {
+            (false, _) => self.compose(&parts, choice, runner_up),
+            (true, Decision::Candidates(ids)) => self.candidates(ids),
+            _ => self.decline(),
+        };
+        reply.score = m.score;
+        reply
+    }
+
+    /// The entries a message asks about: each question of a message that
+    /// holds several, confidently matched (up to three); otherwise the
+    /// whole message's decision, or its one question read without the
+    /// context around it when the whole is unclear.
+    fn understand(&self, question: &str) -> (Vec<usize>, crate::matcher::MatchResult) {
+        let whole = self.matcher.find(question);
+        let lex = &self.kb.lexicon;
+        let clauses = crate::scope::clauses(question, &lex.question_markers);
+        let mut parts: Vec<usize> = Vec::new();
+        match clauses.as_slice() {
+            [] => {}
+            [one] => {
+                if let Some(two) = self.two_in_one(&one.text) {
+                    parts.extend(two);
+                } else if let Decision::Answer(i) = whole.decision {
+                    parts.push(i);
+                } else if !one.context.is_empty()
+                    && let Some(i) = self.clear_answer(&one.text)
+                {
+                    parts.push(i);
+                }
+            }
+            many => {
+                let mut carry = String::new();
+                for c in many {
+                    // With its context ("我们是中职学校的"), alone, then with
+                    // the subject of the question before ("在哪学" after
+                    // "公需课要多少学时" asks about 公需课 too).
+                    let tries = [
+                        format!("{} {}", c.context, c.text),
+                        c.text.clone(),
+                        format!("{carry} {}", c.text),
+                    ];
+                    let found = tries
+                        .iter()
+                        .filter(|t| !t.trim().is_empty())
+                        .find_map(|t| self.clear_answer(t));
+                    if let Some(i) = found
+                        && !parts.contains(&i)
+                    {
+                        parts.push(i);
+                    }
+                    let subjects = self
+                        .matcher
+                        .subjects_of(&self.matcher.analyzer().normalize(&c.text));
+                    if !subjects.is_empty() {
+                        carry = subjects;
+                    }
+                }
+                if parts.is_empty()
+                    && let Decision::Answer(i) = whole.decision
+                {
+                    parts.push(i);
+                }
+            }
+        }
+        parts.truncate(MAX_PARTS);
+        (parts, whole)
+    }
+
+    /// "截止时间和网址": two questions joined by a conjunction, each clearly
+    /// about another entry on its own. None when either half is unclear
+    /// ("公需课和专业课分别要多少学时" is one question).
+    fn two_in_one(&self, text: &str) -> Option<[usize; 2]> {
+        for c in &self.kb.lexicon.conjunctions {
+            let Some((left, right)) = text.split_once(c.as_str()) else {
+                continue;
+            };
+            let sure = |t: &str| {
+                // "继续教育和职称有什么关系": 继续教育 names nothing of its own.
+                if self.matcher.specificity(t) < SPECIFIC_PART {
+                    return None;
+                }
+                let m = self.matcher.find(t);
+                match m.decision {
+                    Decision::Answer(i) if m.score >= SURE_PART => Some(i),
+                    _ => None,
+                }
+            };
+            if let (Some(a), Some(b)) = (sure(left), sure(right))
+                && a != b
+            {
+                return Some([a, b]);
+            }
+        }
+        None
+    }
+
+    /// The entry a part of a message asks about, when it clearly leads: a
+    /// short part ("要学够多少学时") fits several entries about as well,
+    /// and guessing among them is worse than leaving the part out.
+    fn clear_answer(&self, text: &str) -> Option<usize> {
+        let m = self.matcher.find(text);
+        let Decision::Answer(i) = m.decision else {
+            return None;
+        };
+        let second = m.ranked.get(1).map_or(0.0, |r| r.1);
+        (m.score - second >= CLEAR_LEAD).then_some(i)
+    }
+
+    /// The reply for the entries of a message, in the year chosen.
+    fn compose(&self, parts: &[usize], choice: YearChoice, runner_up: Option<usize>) -> Reply {
+        let newest: Vec<&Entry> = parts.iter().map(|&i| &self.kb.entries[i]).collect();
+        let year = match choice {
+            YearChoice::Loaded(y) => y,
+            _ => self.kb.facts.year,
+        };
+        // The same entries from the year asked about, where it has them.
+        let entries: Vec<&Entry> = match self.kb.guide(year) {
+            Some((_, list)) if year != self.kb.facts.year => newest
+                .iter()
+                .map(|e| list.iter().find(|o| o.id == e.id).unwrap_or(e))
+                .collect(),
+            _ => newest,
+        };
+        let answers: Vec<&Entry> = entries
+            .iter()
+            .copied()
+            .filter(|e| e.kind == EntryKind::Answer)
+            .collect();
+        let yearly = answers.iter().any(|e| e.yearly);
+        let current = self.current_year();
+        let mut text = String::new();
+        match choice {
+            YearChoice::Missing(y) => {
+                text.push_str(&format!(
+                    "我只收录了{}年度指南，没有{y}年度的。{y}年度的要求请以人事处通知为准。",
+                    self.years_text()
+                ));
+                if !answers.is_empty() {
+                    text.push_str(&format!(
+                        "\n仅供参考，{}年度指南的规定：",
+                        self.kb.facts.year
+                    ));
+                }
+            }
+            _ if yearly && year != current && !matches!(choice, YearChoice::Loaded(_)) => {
+                text.push_str(&format!(
+                    "以下依据{year}年度指南；{current}年度指南尚未收录，请以人事处最新通知为准。"
+                ));
+            }
+            _ => {}
+        }
+        for e in &entries {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            match e.kind {
+                EntryKind::Answer => text.push_str(&e.full_answer()),
+                EntryKind::Gap => text.push_str(&self.gap_text(e)),
+            }
+        }
+        let first_answer = answers
+            .first()
+            .filter(|_| !matches!(choice, YearChoice::Missing(_)));
+        let mut reply = match first_answer {
+            Some(first) => {
+                let runner_up = runner_up.map(|i| self.kb.entries[i].id.as_str());
+                let mut r = self.answer_with(first, runner_up);
+                r.source = Some(
+                    answers
+                        .iter()
+                        .map(|e| e.source.as_str())
+                        .collect::<Vec<_>>()
+                        .join("；"),
+                );
                 r
             }
-            Decision::Candidates(ids) => {
-                let entries: Vec<&Entry> = ids.iter().map(|&i| &self.kb.entries[i]).collect();
-                let mut text = String::from("您是想问：");
-                for (n, e) in entries.iter().enumerate() {
-                    text.push_str(&format!("\n{}. {}", n + 1, e.title));
-                }
-                Reply {
-                    text,
-                    buttons: entries.iter().map(|e| vec![Button::show(e)]).collect(),
-                    kind: ReplyKind::Candidates,
-                    matched: None,
-                    candidates: entries.iter().map(|e| e.id.clone()).collect(),
-                    score: m.score,
-                    source: None,
-                }
+            None => Reply {
+                buttons: self.topic_buttons(),
+                ..Reply::with_kind(String::new(), ReplyKind::Decline)
+            },
+        };
+        reply.text = text;
+        reply.parts = entries.iter().map(|e| e.id.clone()).collect();
+        reply
+    }
+
+    /// "The guide does not say", its source, and where to ask instead.
+    fn gap_text(&self, e: &Entry) -> String {
+        let mut s = e.answer.clone();
+        for r in &e.refer {
+            s.push_str(&match r {
+                Refer::School => format!("学校的安排请咨询{}。", self.contacts.hr()),
+                Refer::Hotline => format!(
+                    "在平台学习中遇到问题可拨打咨询电话{}。",
+                    self.kb.facts.hotline
+                ),
+            });
+        }
+        format!("{s}\n依据：{}", e.source)
+    }
+
+    fn years_text(&self) -> String {
+        self.kb
+            .years()
+            .iter()
+            .map(|y| y.to_string())
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
+    fn candidates(&self, ids: &[usize]) -> Reply {
+        let entries: Vec<&Entry> = ids.iter().map(|&i| &self.kb.entries[i]).collect();
+        let mut text = String::from("您是想问：");
+        for (n, e) in entries.iter().enumerate() {
+            text.push_str(&format!("\n{}. {}", n + 1, e.title));
+        }
+        Reply {
+            buttons: entries.iter().map(|e| vec![Button::show(e)]).collect(),
+            candidates: entries.iter().map(|e| e.id.clone()).collect(),
+            ..Reply::with_kind(text, ReplyKind::Candidates)
+        }
+    }
+
+    /// A question about another region, profession or an operator's own
+    /// business: declined with the reason, whatever words it shares.
+    fn decline_outside(&self, out: &Outside) -> Reply {
+        let scope = format!(
+            "我只掌握江西省高等学校、中等职业学校专业技术人员的{}年度继续教育指南",
+            self.years_text()
+        );
+        let text = match out {
+            Outside::Region(r) => {
+                format!("抱歉，{scope}；“{r}”的继续教育规定不在其中，请以当地的规定为准。")
             }
-            Decision::Decline => {
-                let mut r = self.decline();
-                r.score = m.score;
-                r
+            Outside::Profession(p) => {
+                format!("抱歉，{scope}；“{p}”的继续教育有其行业自己的规定，不在其中。")
             }
+            Outside::Operator(o) => format!(
+                "抱歉，指南只把{o}列为网络学习平台的运营方（客服电话可发“平台名单”查看），关于{o}的其他情况不在指南范围内。"
+            ),
+        };
+        Reply {
+            buttons: self.topic_buttons(),
+            ..Reply::with_kind(text, ReplyKind::Decline)
         }
     }
 
@@ -194,6 +510,7 @@ impl Responder {
             buttons,
             kind: ReplyKind::Answer,
             matched: Some(e.id.clone()),
+            parts: vec![e.id.clone()],
             candidates: Vec::new(),
             score: 1.0,
             source: Some(e.source.clone()),
@@ -205,21 +522,22 @@ impl Responder {
         self.kb.entry(id).map(|e| self.answer(e))
     }
 
+    /// The guide does not cover this: say so, and where to ask instead
+    /// (school matters to the school, platform problems to the hotline).
     pub fn decline(&self) -> Reply {
         let topics: Vec<&str> = self.kb.topics.iter().map(|t| t.label.as_str()).collect();
         Reply {
-            text: format!(
-                "抱歉，这个问题不在我掌握的{}年度继续教育指南范围内。可拨打咨询电话：{}。\n我能回答：{}。",
-                self.kb.facts.year,
-                self.kb.facts.hotline,
-                topics.join("、")
-            ),
             buttons: self.topic_buttons(),
-            kind: ReplyKind::Decline,
-            matched: None,
-            candidates: Vec::new(),
-            score: 0.0,
-            source: None,
+            ..Reply::with_kind(
+                format!(
+                    "抱歉，{}年度继续教育指南没有涉及这个问题。学校的安排请咨询{}；在平台学习中遇到问题可拨打咨询电话{}。\n我能回答：{}。",
+                    self.kb.facts.year,
+                    self.contacts.hr(),
+                    self.kb.facts.hotline,
+                    topics.join("、")
+                ),
+                ReplyKind::Decline,
+            )
         }
     }
 
@@ -248,6 +566,7 @@ impl Responder {
         AskJson {
             question: question.to_string(),
             matched: r.matched.clone(),
+            parts: r.parts.clone(),
             score: (r.score * 1000.0).round() / 1000.0,
             answer: r.text.clone(),
             candidates: r.candidates.clone(),
@@ -267,11 +586,16 @@ impl Button {
 
 impl Reply {
     pub fn info(text: String) -> Reply {
+        Reply::with_kind(text, ReplyKind::Info)
+    }
+
+    fn with_kind(text: String, kind: ReplyKind) -> Reply {
         Reply {
             text,
             buttons: Vec::new(),
-            kind: ReplyKind::Info,
+            kind,
             matched: None,
+            parts: Vec::new(),
             candidates: Vec::new(),
             score: 0.0,
             source: None,

@@ -40,6 +40,40 @@ pub struct Lexicon {
     /// The text of that file, read by the loader.
     #[serde(skip)]
     pub segmentation_text: String,
+    /// What puts a question outside this knowledge base whatever its words
+    /// share with it: another region, another profession.
+    #[serde(default)]
+    pub scope: ScopeWords,
+    /// Words naming what a question is about (公需课, 折算), carried over to
+    /// the next part of a message that leaves them out ("在哪学").
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Words that start a new question inside a message ("想问一下",
+    /// "第二个是", "另外").
+    #[serde(default)]
+    pub question_markers: Vec<String>,
+    /// Words joining two questions in one sentence ("截止时间和网址").
+    #[serde(default)]
+    pub conjunctions: Vec<String>,
+    /// Kinds of question (when, how many, where...) -> their cue words.
+    #[serde(default)]
+    pub asks: BTreeMap<String, Vec<String>>,
+}
+
+/// Words that say a question is about something else than Jiangxi
+/// teachers' continuing education (see `scope`).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct ScopeWords {
+    /// Other provinces and regions (and their big cities).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Other professions with continuing education of their own.
+    #[serde(default)]
+    pub professions: Vec<String>,
+    /// A profession word followed by one of these names a subject taught
+    /// (会计专业, 护理学院), not the asker's profession.
+    #[serde(default)]
+    pub subject_suffixes: Vec<String>,
 }
 
 /// The facts the code itself needs (tracker, reminders, /deadline); the
@@ -71,9 +105,43 @@ pub struct Platform {
     pub phone: String,
 }
 
+/// What an entry is: an answer the guide gives, or a known gap (the guide
+/// does not say; the entry says where to ask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    #[default]
+    Answer,
+    Gap,
+}
+
+/// Where a gap entry sends the asker, besides what its answer says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Refer {
+    /// The school's own contact (jxjy.toml [school] hr_contact).
+    School,
+    /// The guide's hotline, for problems met while studying on the platform.
+    Hotline,
+}
+
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub id: String,
+    pub kind: EntryKind,
+    /// For gaps: where to ask instead.
+    pub refer: Vec<Refer>,
+    /// The entry is only a good answer when the question holds a word of
+    /// each group (a conversion word and a word of hours for conversion
+    /// entries; the platform's name for its own entry); "?when" stands for
+    /// a kind of question. Without them its score is scaled down.
+    pub requires: Vec<Vec<String>>,
+    /// The entry answering for all items of a for_each list: when two of
+    /// its items fit a question about equally, that one is the answer.
+    pub summary: Option<String>,
+    /// The answer holds facts that change with each year's guide (hours,
+    /// deadline, topics, platforms): it must say which year it is from.
+    pub yearly: bool,
     pub title: String,
     pub questions: Vec<String>,
     /// Rendered answer body, without the source line.
@@ -96,6 +164,8 @@ pub struct Topic {
     pub entry: String,
 }
 
+/// The knowledge base: the newest guide (its facts, entries and topics are
+/// what the bot answers from) and the older guides kept beside it.
 #[derive(Debug, Clone)]
 pub struct Kb {
     pub dir: PathBuf,
@@ -103,6 +173,16 @@ pub struct Kb {
     pub entries: Vec<Entry>,
     pub topics: Vec<Topic>,
     pub lexicon: Lexicon,
+    /// Older guide years, oldest first.
+    pub older: Vec<Guide>,
+}
+
+/// One guide year's facts and entries.
+#[derive(Debug, Clone)]
+pub struct Guide {
+    pub facts: Facts,
+    pub entries: Vec<Entry>,
+    pub topics: Vec<Topic>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +196,24 @@ struct FaqFile {
 #[derive(Deserialize)]
 struct RawEntry {
     id: String,
+    #[serde(default)]
+    kind: EntryKind,
+    #[serde(default)]
+    yearly: bool,
+    #[serde(default)]
+    refer: Vec<Refer>,
+    #[serde(default)]
+    requires: Vec<Vec<String>>,
+    /// For for_each entries: fields of the item ("name") whose values make
+    /// one more group of `requires`.
+    #[serde(default)]
+    require_item: Vec<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    /// Make one entry per item of this fact list (e.g. "platforms"); the
+    /// templates name the item as {it.name}, and the ids get "_0", "_1"...
+    #[serde(default)]
+    for_each: Option<String>,
     #[serde(default)]
     title: String,
     #[serde(default)]
@@ -191,14 +289,15 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// The directory of the guide year to use: the highest numeric subdirectory
-/// holding a facts.toml.
-pub fn newest_year_dir(root: &Path) -> Result<PathBuf, KbError> {
+/// The guide year directories (numeric names holding a facts.toml),
+/// oldest first.
+pub fn year_dirs(root: &Path) -> Result<Vec<(u32, PathBuf)>, KbError> {
     let rd = std::fs::read_dir(root).map_err(|source| KbError::Io {
         path: root.to_owned(),
         source,
     })?;
-    rd.filter_map(|e| e.ok())
+    let mut years: Vec<(u32, PathBuf)> = rd
+        .filter_map(|e| e.ok())
         .filter_map(|e| {
             let year: u32 = e.file_name().to_str()?.parse().ok()?;
             e.path()
@@ -206,7 +305,15 @@ pub fn newest_year_dir(root: &Path) -> Result<PathBuf, KbError> {
                 .is_file()
                 .then(|| (year, e.path()))
         })
-        .max_by_key(|(y, _)| *y)
+        .collect();
+    years.sort();
+    Ok(years)
+}
+
+/// The directory of the newest guide year.
+pub fn newest_year_dir(root: &Path) -> Result<PathBuf, KbError> {
+    year_dirs(root)?
+        .pop()
         .map(|(_, p)| p)
         .ok_or_else(|| KbError::NoYear {
             dir: root.to_owned(),
@@ -249,131 +356,220 @@ impl Kb {
             lexicon.segmentation_text = read(&path)?;
             problems.extend(check_word_list(&path, &lexicon.segmentation_text));
         }
-        let year_dir = newest_year_dir(dir)?;
-        let facts_path = year_dir.join("facts.toml");
-        let faq_path = year_dir.join("faq.toml");
-        // Read once; parsed as a table for the templates and as the typed
-        // facts the code needs (both keep toml's line numbers in errors).
-        let facts_text = read(&facts_path)?;
-        let facts_table: toml::Table = parse_text(&facts_path, &facts_text)?;
-        let raw: RawFacts = parse_text(&facts_path, &facts_text)?;
-        let faq: FaqFile = parse(&faq_path)?;
-        let faq_file = faq_path.display().to_string();
-
-        let deadline = match date_of(&raw.deadline.date) {
-            Some(d) => d,
-            None => {
-                problems.push(Problem {
-                    file: facts_path.display().to_string(),
-                    entry: "deadline.date".into(),
-                    reason: "must be a date like 2024-12-31".into(),
-                });
-                NaiveDate::MIN
-            }
-        };
-        let facts = Facts {
-            year: raw.guide.year,
-            doc_no: raw.guide.doc_no,
-            hours: raw.hours,
-            deadline,
-            makeup: raw.deadline.makeup,
-            hotline: format!("{}{}", raw.hotline.number, raw.hotline.ext),
-            login_platform: raw.login.platform,
-            login_url: raw.login.url,
-            platforms: raw.platforms,
-        };
-
-        let mut seen = HashSet::new();
-        let mut entries = Vec::with_capacity(faq.entries.len());
-        for e in faq.entries {
-            let mut problem = |reason: String| {
-                problems.push(Problem {
-                    file: faq_file.clone(),
-                    entry: e.id.clone(),
-                    reason,
-                })
-            };
-            if e.id.trim().is_empty() {
-                problem("entry without id".into());
-            } else if !valid_id(&e.id) {
-                problem(format!(
-                    "id must be at most {MAX_ID_BYTES} ASCII letters, digits, '_' or '-' (it travels in Telegram callback data)"
-                ));
-            }
-            if !seen.insert(e.id.clone()) {
-                problem("duplicate id".into());
-            }
-            if e.source.trim().is_empty() {
-                problem("entry without a source".into());
-            }
-            if e.questions.is_empty() {
-                problem("entry without example questions".into());
-            }
-            if e.answer.trim().is_empty() {
-                problem("entry without an answer".into());
-            }
-            let answer = render(&e.answer, &facts_table).unwrap_or_else(|r| {
-                problem(format!("answer: {r}"));
-                String::new()
-            });
-            let source = render(&e.source, &facts_table).unwrap_or_else(|r| {
-                problem(format!("source: {r}"));
-                String::new()
-            });
-            // Phrasings may name facts too ("{hotline.number}转几号键").
-            let questions: Vec<String> = e
-                .questions
-                .iter()
-                .map(|q| {
-                    render(q, &facts_table).unwrap_or_else(|r| {
-                        problem(format!("question: {r}"));
-                        q.clone()
-                    })
-                })
-                .collect();
-            entries.push(Entry {
-                id: e.id,
-                title: e.title,
-                answer,
-                source,
-                questions,
-                related: e.related,
-            });
+        let mut guides = Vec::new();
+        for (_, year_dir) in year_dirs(dir)? {
+            guides.push(load_guide(&year_dir, &mut problems)?);
         }
-        let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-        for e in &entries {
-            for r in &e.related {
-                if !ids.contains(r.as_str()) {
-                    problems.push(Problem {
-                        file: faq_file.clone(),
-                        entry: e.id.clone(),
-                        reason: format!("related entry '{r}' does not exist"),
-                    });
-                }
-            }
-        }
-        for t in &faq.topics {
-            if !ids.contains(t.entry.as_str()) {
-                problems.push(Problem {
-                    file: faq_file.clone(),
-                    entry: format!("topic {}", t.label),
-                    reason: format!("entry '{}' does not exist", t.entry),
-                });
-            }
-        }
+        let newest = guides.pop().ok_or_else(|| KbError::NoYear {
+            dir: dir.to_owned(),
+        })?;
         let kb = Kb {
             dir: dir.to_owned(),
-            facts,
-            entries,
-            topics: faq.topics,
+            facts: newest.facts,
+            entries: newest.entries,
+            topics: newest.topics,
             lexicon,
+            older: guides,
         };
         Ok((kb, problems))
+    }
+
+    /// Every loaded guide year, oldest first.
+    pub fn years(&self) -> Vec<i32> {
+        self.older
+            .iter()
+            .map(|g| g.facts.year)
+            .chain(std::iter::once(self.facts.year))
+            .collect()
+    }
+
+    /// The entries and facts of one guide year, if loaded.
+    pub fn guide(&self, year: i32) -> Option<(&Facts, &[Entry])> {
+        if year == self.facts.year {
+            return Some((&self.facts, &self.entries));
+        }
+        self.older
+            .iter()
+            .find(|g| g.facts.year == year)
+            .map(|g| (&g.facts, g.entries.as_slice()))
     }
 
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }
+}
+
+/// One guide year: facts.toml and faq.toml of `year_dir`. Problems with
+/// entries are collected, not fatal.
+fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbError> {
+    let facts_path = year_dir.join("facts.toml");
+    let faq_path = year_dir.join("faq.toml");
+    // Read once; parsed as a table for the templates and as the typed
+    // facts the code needs (both keep toml's line numbers in errors).
+    let facts_text = read(&facts_path)?;
+    let facts_table: toml::Table = parse_text(&facts_path, &facts_text)?;
+    let raw: RawFacts = parse_text(&facts_path, &facts_text)?;
+    let faq: FaqFile = parse(&faq_path)?;
+    let faq_file = faq_path.display().to_string();
+
+    let deadline = match date_of(&raw.deadline.date) {
+        Some(d) => d,
+        None => {
+            problems.push(Problem {
+                file: facts_path.display().to_string(),
+                entry: "deadline.date".into(),
+                reason: "must be a date like 2024-12-31".into(),
+            });
+            NaiveDate::MIN
+        }
+    };
+    let facts = Facts {
+        year: raw.guide.year,
+        doc_no: raw.guide.doc_no,
+        hours: raw.hours,
+        deadline,
+        makeup: raw.deadline.makeup,
+        hotline: format!("{}{}", raw.hotline.number, raw.hotline.ext),
+        login_platform: raw.login.platform,
+        login_url: raw.login.url,
+        platforms: raw.platforms,
+    };
+
+    let mut seen = HashSet::new();
+    let mut entries = Vec::with_capacity(faq.entries.len());
+    for e in faq.entries {
+        let mut problem = |reason: String| {
+            problems.push(Problem {
+                file: faq_file.clone(),
+                entry: e.id.clone(),
+                reason,
+            })
+        };
+        if e.id.trim().is_empty() {
+            problem("entry without id".into());
+        }
+        if e.source.trim().is_empty() {
+            problem("entry without a source".into());
+        }
+        if e.questions.is_empty() {
+            problem("entry without example questions".into());
+        }
+        if e.answer.trim().is_empty() {
+            problem("entry without an answer".into());
+        }
+        // One entry, or one per item of a fact list ({it.name}).
+        let items: Vec<(String, std::borrow::Cow<toml::Table>)> = match &e.for_each {
+            None => vec![(e.id.clone(), std::borrow::Cow::Borrowed(&facts_table))],
+            Some(list) => match facts_table.get(list) {
+                Some(toml::Value::Array(a)) if !a.is_empty() => a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let mut t = facts_table.clone();
+                        t.insert("it".into(), item.clone());
+                        (format!("{}_{i}", e.id), std::borrow::Cow::Owned(t))
+                    })
+                    .collect(),
+                _ => {
+                    problem(format!(
+                        "for_each names '{list}', which is not a non-empty list in facts.toml"
+                    ));
+                    Vec::new()
+                }
+            },
+        };
+        for (id, table) in items {
+            let mut problem = |reason: String| {
+                problems.push(Problem {
+                    file: faq_file.clone(),
+                    entry: id.clone(),
+                    reason,
+                })
+            };
+            if !id.trim().is_empty() && !valid_id(&id) {
+                problem(format!(
+                    "id must be at most {MAX_ID_BYTES} ASCII letters, digits, '_' or '-' (it travels in Telegram callback data)"
+                ));
+            }
+            if !seen.insert(id.clone()) {
+                problem("duplicate id".into());
+            }
+            let mut requires = e.requires.clone();
+            let mut item_group = Vec::new();
+            for field in &e.require_item {
+                match lookup(&format!("it.{field}"), &table) {
+                    Ok(v) => item_group.push(v),
+                    Err(r) => problem(format!("require_item: {r}")),
+                }
+            }
+            if !item_group.is_empty() {
+                requires.push(item_group);
+            }
+            let mut rendered = |what: &str, template: &str| {
+                render(template, &table).unwrap_or_else(|r| {
+                    problem(format!("{what}: {r}"));
+                    template.to_string()
+                })
+            };
+            let answer = rendered("answer", &e.answer);
+            let source = rendered("source", &e.source);
+            let title = rendered("title", &e.title);
+            // Phrasings may name facts too ("{hotline.number}转几号键").
+            let questions: Vec<String> = e
+                .questions
+                .iter()
+                .map(|q| rendered("question", q))
+                .collect();
+            entries.push(Entry {
+                id,
+                kind: e.kind,
+                refer: e.refer.clone(),
+                requires,
+                summary: e.summary.clone(),
+                yearly: e.yearly,
+                title,
+                answer,
+                source,
+                questions,
+                related: e.related.clone(),
+            });
+        }
+    }
+    let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    for e in &entries {
+        if let Some(sum) = &e.summary
+            && !ids.contains(sum.as_str())
+        {
+            problems.push(Problem {
+                file: faq_file.clone(),
+                entry: e.id.clone(),
+                reason: format!("summary entry '{sum}' does not exist"),
+            });
+        }
+        for r in &e.related {
+            if !ids.contains(r.as_str()) {
+                problems.push(Problem {
+                    file: faq_file.clone(),
+                    entry: e.id.clone(),
+                    reason: format!("related entry '{r}' does not exist"),
+                });
+            }
+        }
+    }
+    for t in &faq.topics {
+        if !ids.contains(t.entry.as_str()) {
+            problems.push(Problem {
+                file: faq_file.clone(),
+                entry: format!("topic {}", t.label),
+                reason: format!("entry '{}' does not exist", t.entry),
+            });
+        }
+    }
+    Ok(Guide {
+        facts,
+        entries,
+        topics: faq.topics,
+    })
 }
 
 /// Entry ids go into Telegram callback data ("f:+:<id>", 64 bytes at most).

@@ -5,6 +5,7 @@
 //! - [`knowledge`]: loads `knowledge/` (facts, FAQ, lexicon), renders answers.
 //! - [`text`]: normalisation, typo and synonym rewriting, segmentation.
 //! - [`matcher`]: scores a question against the FAQ and decides.
+//! - [`scope`]: the year, region, profession and parts of a question.
 //! - [`dialogue`]: reply texts and buttons shared by every front end.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
 //! - [`store`]: sled data directory (hours, subscriptions, sent-record).
@@ -27,6 +28,7 @@ pub mod error;
 pub mod knowledge;
 pub mod matcher;
 pub mod reminders;
+pub mod scope;
 pub mod stats;
 pub mod store;
 pub mod telegram;

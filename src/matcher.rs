@@ -12,6 +12,7 @@
 //! An entry's score is that of its best phrasing.
 
 use crate::knowledge::Kb;
+use crate::scope::{Outside, Scope};
 use crate::text::{Analyzer, Features};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
@@ -36,8 +37,8 @@ impl Default for Thresholds {
         Thresholds {
             answer: 0.45,
             candidates: 0.4,
-            margin: 0.03,
-            sure: 0.65,
+            margin: 0.02,
+            sure: 0.6,
         }
     }
 }
@@ -61,15 +62,33 @@ pub struct MatchResult {
 /// Feature kinds weigh differently: a whole word says more than a bigram.
 const WORD_FACTOR: f32 = 1.0;
 const BIGRAM_FACTOR: f32 = 0.3;
+/// What is asked (when, how many) helps tell entries apart, no more.
+const ASK_FACTOR: f32 = 0.5;
 /// Weight of recall against precision in the blended score.
 const RECALL_SHARE: f32 = 0.7;
 /// How much of the gap a phrasing left an answer text covering the question
 /// may fill.
 const ANSWER_SHARE: f32 = 0.6;
 /// Each word of another topic in a question scales every score by this.
-const FOREIGN_PENALTY: f32 = 0.6;
+const FOREIGN_PENALTY: f32 = 0.5;
+/// Unknown words beyond this many do not add to a question's weight: the
+/// personal context of a long voice message ("群里说法不一样") must not
+/// drown the question in it. One or two unknown words in a short question
+/// ("驾校学时") still weigh in full.
+const OOV_CAP: usize = 3;
 /// Scales a question none of whose matched words has two characters.
 const INSUBSTANTIAL_PENALTY: f32 = 0.4;
+/// A gap entry whose required words a question holds comes first when
+/// this close to the best.
+const GAP_LEAD: f32 = 0.1;
+/// Entries within this of the best are offered beside it.
+const CLOSE: f32 = 0.15;
+/// Scales an entry whose required words the question lacks.
+const REQUIRE_PENALTY: f32 = 0.5;
+/// Two items of one list this close: the list's summary entry answers.
+const SIBLING_GAP: f32 = 0.1;
+/// Year words are in the vocabulary but say nothing about the topic.
+const YEAR_WORDS: [&str; 6] = ["今年", "去年", "明年", "前年", "每年", "年度"];
 /// Unknown words at least this close to a known word count as it.
 const FUZZY_MIN: f64 = 0.74;
 
@@ -97,6 +116,20 @@ pub struct Matcher {
     /// Words of other topics (salary, canteen, driving school); None if
     /// the lexicon lists none.
     foreign: Option<AhoCorasick>,
+    /// Per entry: groups of words (normalised; "?when" a kind of question),
+    /// one of each group the question must hold; empty: none required.
+    requires: Vec<Vec<Vec<String>>>,
+    /// Per entry: does a menu topic lead to it (an overview answer)?
+    head: Vec<bool>,
+    /// Per entry: is it a gap ("the guide does not say")?
+    gap: Vec<bool>,
+    /// Per entry: the index of its summary entry.
+    summary: Vec<Option<usize>>,
+    /// Region, profession and operator words (see [`crate::scope`]).
+    scope: Scope,
+    /// Words that name what a question is about (公需课, a platform), carried
+    /// to the next part of a multi-part question that leaves them out.
+    subjects: Vec<String>,
     pub thresholds: Thresholds,
 }
 
@@ -105,6 +138,7 @@ fn keys(f: &Features) -> impl Iterator<Item = (String, f32)> + '_ {
         .iter()
         .map(|w| (format!("w:{w}"), WORD_FACTOR))
         .chain(f.bigrams.iter().map(|b| (format!("b:{b}"), BIGRAM_FACTOR)))
+        .chain(f.asks.iter().map(|a| (format!("a:{a}"), ASK_FACTOR)))
 }
 
 impl Matcher {
@@ -158,7 +192,61 @@ impl Matcher {
             .filter(|w| w.chars().count() >= 2)
             .map(|w| (w.to_string(), w.chars().count()))
             .collect();
+        let scope = Scope::new(kb, |w| analyzer.normalize(w));
+        let subjects = kb
+            .lexicon
+            .subjects
+            .iter()
+            .map(String::as_str)
+            .chain(kb.facts.platforms.iter().map(|p| p.name.as_str()))
+            .chain(kb.facts.platforms.iter().map(|p| p.operator.as_str()))
+            .map(|w| analyzer.normalize(w))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let requires = kb
+            .entries
+            .iter()
+            .map(|e| {
+                e.requires
+                    .iter()
+                    .map(|group| {
+                        group
+                            .iter()
+                            .map(|w| match w.strip_prefix('?') {
+                                Some(kind) => format!("?{kind}"),
+                                None => analyzer.normalize(w),
+                            })
+                            .filter(|w| !w.is_empty())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let summary = kb
+            .entries
+            .iter()
+            .map(|e| {
+                let s = e.summary.as_deref()?;
+                kb.entries.iter().position(|o| o.id == s)
+            })
+            .collect();
+        let gap = kb
+            .entries
+            .iter()
+            .map(|e| e.kind == crate::knowledge::EntryKind::Gap)
+            .collect();
+        let head = kb
+            .entries
+            .iter()
+            .map(|e| kb.topics.iter().any(|t| t.entry == e.id))
+            .collect();
         Matcher {
+            head,
+            gap,
+            requires,
+            summary,
+            scope,
+            subjects,
             analyzer,
             vocab,
             idf,
@@ -187,6 +275,62 @@ impl Matcher {
 
     pub fn analyzer(&self) -> &Analyzer {
         &self.analyzer
+    }
+
+    /// Does this text hold a word of the knowledge base (two characters or
+    /// more, not a bare year word)?
+    pub fn has_domain_word(&self, text: &str) -> bool {
+        self.analyzer.tokens(text).iter().any(|w| {
+            w.chars().count() >= 2
+                && !YEAR_WORDS.contains(&w.as_str())
+                && self.vocab.contains_key(&format!("w:{w}"))
+        })
+    }
+
+    /// The rarest known word of a text, as a share of the weight of a word
+    /// the knowledge base has never seen: 继续教育 (in nearly every entry)
+    /// is low, 网址 high. A text naming nothing specific asks nothing of
+    /// its own.
+    pub fn specificity(&self, text: &str) -> f32 {
+        self.analyzer
+            .tokens(text)
+            .iter()
+            .filter_map(|w| self.vocab.get(&format!("w:{w}")))
+            .map(|&id| self.idf[id as usize] / self.oov_idf)
+            .fold(0.0, f32::max)
+    }
+
+    /// Does (normalised) text start with a word of the knowledge base?
+    pub fn starts_with_domain_word(&self, text: &str) -> bool {
+        self.words
+            .iter()
+            .any(|(w, _)| text.starts_with(w.as_str()) && !YEAR_WORDS.contains(&w.as_str()))
+    }
+
+    /// Is the (normalised) question about another region, profession, or
+    /// only a platform operator's own business?
+    pub fn outside(&self, normalized: &str) -> Option<Outside> {
+        self.scope.outside(normalized, |rest| {
+            !self.analyzer.tokens(rest).is_empty() && !self.has_domain_word(rest)
+        })
+    }
+
+    /// The guide years a (prepared, not yet rewritten: 年度 is a synonym)
+    /// question is about.
+    pub fn years(&self, prepared: &str, current: i32) -> Vec<i32> {
+        crate::scope::years(prepared, current, |rest| {
+            self.starts_with_domain_word(&self.analyzer.normalize_prepared(rest))
+        })
+    }
+
+    /// The subject words of a question (normalised), joined by spaces.
+    pub fn subjects_of(&self, normalized: &str) -> String {
+        self.subjects
+            .iter()
+            .filter(|s| normalized.contains(s.as_str()))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// How many words of other topics the (prepared) question holds.
@@ -221,13 +365,22 @@ impl Matcher {
 
     /// Score every entry; best first.
     pub fn rank(&self, question: &str) -> Vec<(usize, f32)> {
+        self.rank_full(question).0
+    }
+
+    /// Score every entry, best first; and per entry whether the question
+    /// holds its required words.
+    fn rank_full(&self, question: &str) -> (Vec<(usize, f32)>, Vec<bool>) {
         let prepared = crate::text::prepare(question);
-        let f = self.analyzer.features_prepared(&prepared);
+        let normalized = self.analyzer.normalize_prepared(&prepared);
+        let f = self.analyzer.features_normalized(&prepared, &normalized);
         let mut query_weight = 0.0f32;
         let mut overlap = vec![0.0f32; self.docs.len()];
         // Did a real word match (two or more characters)? "你是谁" shares
         // only 谁 with the knowledge base: not enough to answer.
         let mut substantive = false;
+        let mut unknown = 0.0f32;
+        let mut unknown_words = 0usize;
         for (key, fac) in keys(&f) {
             let known = self.vocab.get(&key).map(|&id| (id, 1.0f32));
             let hit = known.or_else(|| key.strip_prefix("w:").and_then(|w| self.nearest_word(w)));
@@ -242,9 +395,18 @@ impl Matcher {
                         overlap[d as usize] += w * sim;
                     }
                 }
-                None => query_weight += self.oov_idf * fac,
+                None => {
+                    unknown += self.oov_idf * fac;
+                    unknown_words += usize::from(key.starts_with("w:"));
+                }
             }
         }
+        // Unknown words count in full up to a few; past that (the personal
+        // context of a long voice message) their weight saturates.
+        if unknown_words > OOV_CAP {
+            unknown *= OOV_CAP as f32 / unknown_words as f32;
+        }
+        query_weight += unknown;
         let mut best = vec![0.0f32; self.n_entries];
         let mut answer_recall = vec![0.0f32; self.n_entries];
         if query_weight > 0.0 {
@@ -270,9 +432,23 @@ impl Matcher {
         if !substantive {
             penalty *= INSUBSTANTIAL_PENALTY;
         }
-        for (b, a) in best.iter_mut().zip(&answer_recall) {
+        let mut met = vec![true; self.n_entries];
+        for (((b, a), req), met) in best
+            .iter_mut()
+            .zip(&answer_recall)
+            .zip(&self.requires)
+            .zip(met.iter_mut())
+        {
             *b += ANSWER_SHARE * a * (1.0 - *b);
             *b *= penalty;
+            let holds = |w: &String| match w.strip_prefix('?') {
+                Some(kind) => f.asks.iter().any(|a| a == kind),
+                None => normalized.contains(w.as_str()),
+            };
+            if !req.iter().all(|group| group.iter().any(holds)) {
+                *b *= REQUIRE_PENALTY;
+                *met = false;
+            }
         }
         let mut ranked: Vec<(usize, f32)> = best
             .into_iter()
@@ -281,31 +457,79 @@ impl Matcher {
             .collect();
         // Ties break on entry order so the result is deterministic.
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked
+        (ranked, met)
     }
 
     pub fn find(&self, question: &str) -> MatchResult {
-        let mut ranked = self.rank(question);
+        let (mut ranked, met) = self.rank_full(question);
         ranked.truncate(5);
         let t = self.thresholds;
+        // A clear lead answers; so does a very strong match whose runner-up
+        // is just as strong (the runner-up is offered as a button).
+        // Two items of one list fit equally ("网梯和湖大的电话"): the entry
+        // for the whole list answers.
+        if let ([(a, sa), (b, sb), ..], Some(sum)) = (
+            ranked.as_slice(),
+            self.summary
+                .get(ranked.first().map_or(0, |r| r.0))
+                .copied()
+                .flatten(),
+        ) && self.summary[*b] == Some(sum)
+            && sa - sb <= SIBLING_GAP
+            && *a != sum
+        {
+            let s = *sa;
+            ranked.retain(|(e, _)| self.summary[*e] != Some(sum) && *e != sum);
+            ranked.insert(0, (sum, s));
+        }
+        // A question naming what the guide does not say (a fee, a duration,
+        // opening hours) asks about that, whatever else it names: a gap
+        // entry whose required words it holds comes first when near the top.
+        if let Some(pos) = ranked.iter().position(|(e, _)| self.gap[*e]) {
+            let (e, s) = ranked[pos];
+            let top = ranked[0].1;
+            if pos > 0 && !self.requires[e].is_empty() && met[e] && s >= top - GAP_LEAD {
+                ranked.remove(pos);
+                ranked.insert(0, (e, top));
+            }
+        }
         let top = ranked.first().map_or(0.0, |r| r.1);
         let second = ranked.get(1).map_or(0.0, |r| r.1);
         // A clear lead answers; so does a very strong match whose runner-up
-        // is just as strong (the runner-up is offered as a button).
-        let decision = if top >= t.answer && (top - second >= t.margin || top >= t.sure) {
+        // is just as strong (the runner-up is offered as a button). Under
+        // the answer threshold even a lone candidate is only offered:
+        // committing to it there was wrong more often than right on the own
+        // question sets (tests/integration/eval.rs, calibrate_thresholds).
+        // Three entries about as good: the question is too vague to pick one
+        // ("申报" alone), however well each fits.
+        let third = ranked.get(2).map_or(0.0, |r| r.1);
+        let vague = top - third < t.margin;
+        // Among entries about as good, one that a menu topic leads to is
+        // the overview ("学时折算" alone: the conversion overview).
+        let heads: Vec<usize> = ranked
+            .iter()
+            .take_while(|(_, s)| top - s < t.margin)
+            .filter(|(e, _)| self.head[*e])
+            .map(|(e, _)| *e)
+            .collect();
+        let decision = if top >= t.answer && (top - second >= t.margin || (top >= t.sure && !vague))
+        {
             Decision::Answer(ranked[0].0)
+        } else if let ([h], true) = (heads.as_slice(), top >= t.answer) {
+            let h = *h;
+            if let Some(pos) = ranked.iter().position(|(e, _)| *e == h) {
+                let (e, _) = ranked.remove(pos);
+                ranked.insert(0, (e, top));
+            }
+            Decision::Answer(h)
         } else if top >= t.candidates {
             let close: Vec<usize> = ranked
                 .iter()
                 .take(3)
-                .filter(|(_, s)| *s >= t.candidates && top - *s <= 0.15)
+                .filter(|(_, s)| *s >= t.candidates && top - *s <= CLOSE)
                 .map(|(e, _)| *e)
                 .collect();
-            if close.len() == 1 && top >= t.answer {
-                Decision::Answer(close[0])
-            } else {
-                Decision::Candidates(close)
-            }
+            Decision::Candidates(close)
         } else {
             Decision::Decline
         };
@@ -326,6 +550,11 @@ mod tests {
     fn entry(id: &str, questions: &[&str], answer: &str) -> Entry {
         Entry {
             id: id.into(),
+            kind: crate::knowledge::EntryKind::Answer,
+            refer: vec![],
+            requires: vec![],
+            summary: None,
+            yearly: false,
             title: questions[0].into(),
             questions: questions.iter().map(|q| q.to_string()).collect(),
             answer: answer.into(),
@@ -370,6 +599,7 @@ mod tests {
             ],
             topics: vec![],
             lexicon,
+            older: vec![],
         }
     }
 

@@ -28,6 +28,13 @@ pub struct Analyzer {
     ascii_key: Vec<bool>,
     jieba: Jieba,
     stopwords: HashSet<String>,
+    /// Domain words by the pinyin of their characters, to read homophone
+    /// slips of a phone keyboard (公虚课, 资询, 网题) as the word meant.
+    homophones: Homophones,
+    /// Question-word cues (left-most longest: "how many" before "how").
+    asks: Option<AhoCorasick>,
+    ask_kinds: Vec<String>,
+    ask_ascii: Vec<bool>,
 }
 
 /// What a text is reduced to for scoring.
@@ -35,6 +42,9 @@ pub struct Analyzer {
 pub struct Features {
     pub words: Vec<String>,
     pub bigrams: Vec<String>,
+    /// What is asked (how many, when, where, how, who, whether, what):
+    /// the question words the stopword list drops, kept as a kind.
+    pub asks: Vec<String>,
 }
 
 fn is_cjk(c: char) -> bool {
@@ -75,6 +85,7 @@ impl Analyzer {
         map.retain(|k, _| !k.trim().is_empty());
         let (rewrite, replacements, ascii_key) = build(&map);
 
+        let homophones = Homophones::new(lex);
         let mut jieba = Jieba::empty();
         // The loader checked the list's format; a bad line only loses words.
         let _ = jieba.load_dict(&mut std::io::BufReader::new(
@@ -97,7 +108,30 @@ impl Analyzer {
                 jieba.add_word(&w, Some(freq), None);
             }
         }
+        let mut cues: Vec<(String, String)> = lex
+            .asks
+            .iter()
+            .flat_map(|(kind, words)| {
+                words
+                    .iter()
+                    .map(move |w| (prepare(w).trim().to_string(), kind.clone()))
+            })
+            .filter(|(w, _)| !w.is_empty())
+            .collect();
+        cues.sort();
+        cues.dedup_by(|a, b| a.0 == b.0);
+        let asks = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(cues.iter().map(|(w, _)| w))
+            .ok();
         Analyzer {
+            homophones,
+            asks,
+            ask_ascii: cues
+                .iter()
+                .map(|(w, _)| w.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
+                .collect(),
+            ask_kinds: cues.into_iter().map(|(_, k)| k).collect(),
             rewrite,
             replacements,
             ascii_key,
@@ -113,7 +147,8 @@ impl Analyzer {
 
     /// As [`Analyzer::normalize`], for text already through [`prepare`].
     pub fn normalize_prepared(&self, prepared: &str) -> String {
-        let rewritten = rewrite_with(&self.rewrite, &self.replacements, &self.ascii_key, prepared);
+        let fixed = self.homophones.fix(prepared);
+        let rewritten = rewrite_with(&self.rewrite, &self.replacements, &self.ascii_key, &fixed);
         rewritten.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
@@ -142,7 +177,11 @@ impl Analyzer {
 
     /// As [`Analyzer::features`], for text already through [`prepare`].
     pub fn features_prepared(&self, prepared: &str) -> Features {
-        let normalized = self.normalize_prepared(prepared);
+        self.features_normalized(prepared, &self.normalize_prepared(prepared))
+    }
+
+    /// As [`Analyzer::features`], given both forms of the text.
+    pub fn features_normalized(&self, prepared: &str, normalized: &str) -> Features {
         let mut words = Vec::new();
         let mut bigrams = Vec::new();
         for chunk in normalized.split(' ') {
@@ -171,7 +210,144 @@ impl Analyzer {
         }
         dedup(&mut words);
         dedup(&mut bigrams);
-        Features { words, bigrams }
+        let mut asks = self.asks_prepared(prepared);
+        dedup(&mut asks);
+        Features {
+            words,
+            bigrams,
+            asks,
+        }
+    }
+
+    /// The kinds of question words in prepared text (before rewriting, so
+    /// 几号 still says "when" though it is rewritten to 日期).
+    pub fn asks_prepared(&self, prepared: &str) -> Vec<String> {
+        let Some(ac) = &self.asks else {
+            return Vec::new();
+        };
+        ac.find_iter(prepared)
+            .filter(|m| {
+                let id = m.pattern().as_usize();
+                if !self.ask_ascii[id] {
+                    return true;
+                }
+                let inside = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+                !inside(prepared[..m.start()].chars().next_back())
+                    && !inside(prepared[m.end()..].chars().next())
+            })
+            .map(|m| self.ask_kinds[m.pattern().as_usize()].clone())
+            .collect()
+    }
+}
+
+/// Longest domain word the homophone pass looks for, in characters.
+const MAX_HOMOPHONE_CHARS: usize = 6;
+
+/// Domain words keyed by the toneless pinyin of their characters.
+struct Homophones {
+    syllables: HashMap<&'static str, u64>,
+    words: HashMap<Vec<u64>, String>,
+    /// Words of the general word list: a real word is never "corrected"
+    /// (学士 stays 学士; slips that are real words go in the typo list).
+    known: HashSet<String>,
+}
+
+fn syllable(c: char) -> Option<&'static str> {
+    use pinyin::ToPinyin;
+    c.to_pinyin().map(|p| p.plain())
+}
+
+impl Homophones {
+    fn new(lex: &Lexicon) -> Homophones {
+        let mut h = Homophones {
+            syllables: HashMap::new(),
+            words: HashMap::new(),
+            known: lex
+                .segmentation_text
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(str::to_string)
+                .collect(),
+        };
+        let targets = lex
+            .dictionary
+            .iter()
+            .chain(lex.synonyms.keys())
+            .chain(lex.synonyms.values().flatten())
+            .chain(lex.typos.values());
+        for w in targets {
+            let w = prepare(w);
+            let n = w.chars().count();
+            if !(2..=MAX_HOMOPHONE_CHARS).contains(&n) || !w.chars().all(is_cjk) {
+                continue;
+            }
+            if let Some(key) = h.key(&w.chars().collect::<Vec<_>>(), true) {
+                h.known.insert(w.clone());
+                h.words.entry(key).or_insert(w);
+            }
+        }
+        h
+    }
+
+    fn key(&mut self, chars: &[char], add: bool) -> Option<Vec<u64>> {
+        chars
+            .iter()
+            .map(|&c| {
+                let s = syllable(c)?;
+                let next = self.syllables.len() as u64;
+                match self.syllables.get(s) {
+                    Some(&id) => Some(id),
+                    None if add => {
+                        self.syllables.insert(s, next);
+                        Some(next)
+                    }
+                    None => None,
+                }
+            })
+            .collect()
+    }
+
+    fn lookup(&self, chars: &[char]) -> Option<&str> {
+        let key: Option<Vec<u64>> = chars
+            .iter()
+            .map(|&c| syllable(c).and_then(|s| self.syllables.get(s).copied()))
+            .collect();
+        self.words.get(&key?).map(String::as_str)
+    }
+
+    /// Replace runs of Chinese characters that sound like a domain word but
+    /// are no word themselves by that word (longest first).
+    fn fix(&self, text: &str) -> String {
+        if self.words.is_empty() {
+            return text.to_string();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        'outer: while i < chars.len() {
+            if is_cjk(chars[i]) {
+                let max = MAX_HOMOPHONE_CHARS.min(chars.len() - i);
+                for len in (2..=max).rev() {
+                    let run = &chars[i..i + len];
+                    if !run.iter().all(|&c| is_cjk(c)) {
+                        continue;
+                    }
+                    if let Some(word) = self.lookup(run) {
+                        let original: String = run.iter().collect();
+                        if original == word || self.known.contains(&original) {
+                            out.push_str(&original);
+                        } else {
+                            out.push_str(word);
+                        }
+                        i += len;
+                        continue 'outer;
+                    }
+                }
+            }
+            out.push(chars[i]);
+            i += 1;
+        }
+        out
     }
 }
 

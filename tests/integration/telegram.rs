@@ -165,7 +165,7 @@ async fn private_conversation_of_ten_questions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ambiguous_question_then_tap_answers_and_feedback_is_stored() {
     let h = Harness::start().await;
-    h.api.text(TEACHER, TEACHER, "截止时间和网址");
+    h.api.text(TEACHER, TEACHER, "学时");
     let sent = h.api.wait_sent(TEACHER, 1, 10).await;
     assert!(
         text(&sent[0]).starts_with("您是想问："),

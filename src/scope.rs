@@ -1,0 +1,477 @@
+//! What a question is about, beyond its words: which guide year it names,
+//! whether it is about another region or profession, or about a platform
+//! operator's own business, and where one message holds several questions.
+//!
+//! Everything here works on text already normalised by [`crate::text`]
+//! (synonyms rewritten, so "Hunan University" is 湖南大学 and 本年度 is
+//! 今年), and takes the word lists from the lexicon: no question is listed.
+
+use crate::knowledge::Kb;
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// Why a question is outside the knowledge base whatever words it shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outside {
+    /// Continuing education of another province or region.
+    Region(String),
+    /// Continuing education of another profession (doctors, accountants).
+    Profession(String),
+    /// Something about a platform operator that the guide does not cover
+    /// (its campus, admissions, jobs).
+    Operator(String),
+}
+
+/// Relative year words, as the lexicon's synonyms rewrite them.
+/// (下一年 is no such word: "想问一下一年" holds it.)
+const RELATIVE_YEARS: [(&str, i32); 10] = [
+    ("今年", 0),
+    ("本年度", 0),
+    ("this year", 0),
+    ("去年", -1),
+    ("上年度", -1),
+    ("last year", -1),
+    ("明年", 1),
+    ("下年度", 1),
+    ("next year", 1),
+    ("前年", -2),
+];
+
+/// Chinese numerals as voice input writes years (二零二五年).
+fn chinese_digit(c: char) -> Option<u8> {
+    Some(match c {
+        '零' | '〇' | 'o' => 0,
+        '一' => 1,
+        '二' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
+}
+
+/// Years written in Chinese numerals turned into digits ("二零二五年" →
+/// "2025年"); only runs of four right before 年.
+fn digits_for_years(text: &str) -> std::borrow::Cow<'_, str> {
+    let chars: Vec<char> = text.chars().collect();
+    if !chars
+        .windows(5)
+        .any(|w| w[..4].iter().all(|&c| chinese_digit(c).is_some()) && w[4] == '年')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if i + 4 < chars.len()
+            && chars[i..i + 4].iter().all(|&c| chinese_digit(c).is_some())
+            && chars[i + 4] == '年'
+        {
+            for &c in &chars[i..i + 4] {
+                out.push(char::from(b'0' + chinese_digit(c).unwrap_or(0)));
+            }
+            i += 4;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+pub struct Scope {
+    /// Region and profession words in one automaton (left-most longest),
+    /// with operator names too so that 湖南 inside 湖南大学 is no region.
+    words: Option<AhoCorasick>,
+    kinds: Vec<WordKind>,
+    subject_suffixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WordKind {
+    Region,
+    Profession,
+    Operator,
+}
+
+impl Scope {
+    /// `normalize` is the analyzer's normalisation (the lexicon's words go
+    /// through it, so they meet questions in the same form).
+    pub fn new(kb: &Kb, normalize: impl Fn(&str) -> String) -> Scope {
+        let mut pats: Vec<String> = Vec::new();
+        let mut kinds = Vec::new();
+        let mut add = |w: &str, k: WordKind| {
+            let n = normalize(w);
+            if !n.trim().is_empty() && !pats.contains(&n) {
+                pats.push(n);
+                kinds.push(k);
+            }
+        };
+        for p in &kb.facts.platforms {
+            add(&p.operator, WordKind::Operator);
+        }
+        for w in &kb.lexicon.scope.regions {
+            add(w, WordKind::Region);
+        }
+        for w in &kb.lexicon.scope.professions {
+            add(w, WordKind::Profession);
+        }
+        let words = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&pats)
+            .ok();
+        Scope {
+            words,
+            kinds,
+            subject_suffixes: kb
+                .lexicon
+                .scope
+                .subject_suffixes
+                .iter()
+                .map(|s| normalize(s))
+                .collect(),
+        }
+    }
+
+    /// Is the (normalised) question about another region or profession, or
+    /// only about an operator? `foreign_rest` tells whether what is left
+    /// once the operator is taken out asks about something, none of it
+    /// words of this knowledge base ("在哪个城市"); a bare name is no such
+    /// question.
+    pub fn outside(
+        &self,
+        normalized: &str,
+        foreign_rest: impl Fn(&str) -> bool,
+    ) -> Option<Outside> {
+        let ac = self.words.as_ref()?;
+        let mut operators = Vec::new();
+        for m in ac.find_iter(normalized) {
+            let word = &normalized[m.start()..m.end()];
+            match self.kinds[m.pattern().as_usize()] {
+                WordKind::Region => return Some(Outside::Region(word.to_string())),
+                WordKind::Profession => {
+                    let after = normalized[m.end()..].trim_start();
+                    // 会计专业的老师 teaches accounting: one of ours.
+                    if !self
+                        .subject_suffixes
+                        .iter()
+                        .any(|s| after.starts_with(s.as_str()))
+                    {
+                        return Some(Outside::Profession(word.to_string()));
+                    }
+                }
+                WordKind::Operator => operators.push((m.start(), m.end())),
+            }
+        }
+        if let Some(&(s, e)) = operators.first() {
+            let mut rest = String::with_capacity(normalized.len());
+            let mut last = 0;
+            for &(s, e) in &operators {
+                rest.push_str(&normalized[last..s]);
+                rest.push(' ');
+                last = e;
+            }
+            rest.push_str(&normalized[last..]);
+            if foreign_rest(&rest) {
+                return Some(Outside::Operator(normalized[s..e].to_string()));
+            }
+        }
+        None
+    }
+}
+
+/// The guide years a (normalised) question is about, in order of mention:
+/// a year written out (2025, 2025年度, 25年) or 今年 / 去年 / 明年 / 前年,
+/// when what follows is a word of the knowledge base (`is_domain_start`)
+/// or the end of the question. "我2020年评了副高" mentions a year but is
+/// not about it.
+pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -> Vec<i32> {
+    let text = digits_for_years(text);
+    let normalized: &str = &text;
+    let about = |rest: &str| {
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix('度').unwrap_or(rest).trim_start();
+        let rest = rest.strip_prefix('的').unwrap_or(rest).trim_start();
+        rest.is_empty() || is_domain_start(rest)
+    };
+    let mut found = Vec::new();
+    let push = |y: i32, found: &mut Vec<i32>| {
+        if !found.contains(&y) {
+            found.push(y);
+        }
+    };
+    let bytes = normalized.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit()) {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = &normalized[start..i];
+            let rest = &normalized[i..];
+            let with_nian = rest.trim_start().strip_prefix('年');
+            let year = match (digits.len(), with_nian) {
+                (4, Some(after)) => digits.parse::<i32>().ok().filter(|_| about(after)),
+                // "2025 专题", "topics 2025": a bare year-like number.
+                (4, None) => digits
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|y| (2000..=2099).contains(y) && about(rest)),
+                // "24年公需": the century is understood.
+                (2, Some(after)) => digits
+                    .parse::<i32>()
+                    .ok()
+                    .map(|y| 2000 + y)
+                    .filter(|_| about(after)),
+                _ => None,
+            };
+            if let Some(y) = year.filter(|y| (2000..=2099).contains(y)) {
+                push(y, &mut found);
+            }
+            continue;
+        }
+        i += 1;
+    }
+    for (word, offset) in RELATIVE_YEARS {
+        for (at, _) in normalized.match_indices(word) {
+            if about(&normalized[at + word.len()..]) {
+                push(current + offset, &mut found);
+            }
+        }
+    }
+    found
+}
+
+/// Interrogative cues: a clause holding none is context ("我们是中职学校的"),
+/// not a question of its own.
+const QUESTION_CUES: [&str; 33] = [
+    "吗",
+    "么",
+    "多少",
+    "几",
+    "什么",
+    "怎么",
+    "如何",
+    "哪",
+    "谁",
+    "是否",
+    "能否",
+    "要不要",
+    "是不是",
+    "有没有",
+    "可不可以",
+    "能不能",
+    "会不会",
+    "算不算",
+    "需不需要",
+    "用不用",
+    "呢",
+    "啥",
+    "?",
+    "？",
+    "how",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "can",
+    "is",
+    "do",
+];
+
+/// One question of a message, with the context around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clause {
+    pub text: String,
+    /// Parts of the message without a question of their own, before this
+    /// question (and, for the last one, after it): "我们是中职学校的".
+    pub context: String,
+}
+
+/// Split a message into the questions it holds: at sentence punctuation,
+/// at spaces between Chinese phrases (voice input), and after a
+/// sentence-final 吗 / 呢 followed by more text. A part without an
+/// interrogative cue is context of the question it precedes (or of the
+/// last one).
+pub fn clauses(text: &str, markers: &[String]) -> Vec<Clause> {
+    // A marker ("想问一下", "第二个是", "另外") starts a new part.
+    let mut marked = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    'scan: while let Some(c) = rest.chars().next() {
+        for m in markers {
+            if !m.is_empty() && rest.starts_with(m.as_str()) {
+                marked.push('\n');
+                marked.push_str(m);
+                rest = &rest[m.len()..];
+                continue 'scan;
+            }
+        }
+        marked.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    let text = marked.as_str();
+    let mut raw: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).copied();
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let cjk = |c: Option<char>| c.is_some_and(|c| !c.is_ascii() && c.is_alphanumeric());
+        let boundary = matches!(
+            c,
+            '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n' | '，' | '…'
+        ) || (c == ',' && next == Some(' '))
+            || (c.is_whitespace() && cjk(prev) && cjk(next));
+        if boundary {
+            if matches!(c, '？' | '?') {
+                cur.push(c);
+            }
+            if !cur.trim().is_empty() {
+                raw.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+            continue;
+        }
+        cur.push(c);
+        if matches!(c, '吗' | '呢') && cjk(next) {
+            raw.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.trim().is_empty() {
+        raw.push(cur);
+    }
+    let mut out: Vec<Clause> = Vec::new();
+    let mut context: Vec<String> = Vec::new();
+    for part in raw {
+        let part = part.trim().to_string();
+        if is_question(&part) {
+            out.push(Clause {
+                text: part,
+                context: std::mem::take(&mut context).join(" "),
+            });
+        } else {
+            context.push(part);
+        }
+    }
+    if !context.is_empty() {
+        let tail = context.join(" ");
+        match out.last_mut() {
+            Some(last) if last.context.is_empty() => last.context = tail,
+            Some(last) => {
+                last.context.push(' ');
+                last.context.push_str(&tail);
+            }
+            // No question word anywhere ("公需课学时"): the whole is one.
+            None => out.push(Clause {
+                text: tail,
+                context: String::new(),
+            }),
+        }
+    }
+    out
+}
+
+fn is_question(part: &str) -> bool {
+    let lower = part.to_lowercase();
+    QUESTION_CUES.iter().any(|cue| {
+        if cue.chars().all(|c| c.is_ascii_alphabetic()) {
+            lower
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == *cue)
+        } else {
+            lower.contains(cue)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domain(s: &str) -> bool {
+        ["继续教育", "公需课", "专题", "学时", "专业课"]
+            .iter()
+            .any(|w| s.starts_with(w))
+    }
+
+    #[test]
+    fn years_named_as_the_subject_count_context_years_do_not() {
+        assert_eq!(years("2025年的公需课专题", 2026, domain), vec![2025]);
+        assert_eq!(years("2023年度公需课", 2026, domain), vec![2023]);
+        assert_eq!(years("24年公需课那三个专题", 2026, domain), vec![2024]);
+        assert_eq!(years("我2020年评了副高", 2026, domain), Vec::<i32>::new());
+        assert_eq!(years("今年的专题", 2026, domain), vec![2026]);
+        assert_eq!(
+            years("去年评了副高今年还要学", 2026, domain),
+            Vec::<i32>::new()
+        );
+        assert_eq!(years("what are the 2025 专题", 2026, domain), vec![2025]);
+        assert_eq!(years("0791 12333 转1", 2026, domain), Vec::<i32>::new());
+        assert_eq!(years("2024年12月31日前", 2026, domain), Vec::<i32>::new());
+        assert_eq!(years("继续教育 2025", 2026, domain), vec![2025]);
+        assert_eq!(years("二零二五年的继续教育", 2026, domain), vec![2025]);
+        assert_eq!(
+            years("想问一下一年要学多少学时", 2026, domain),
+            Vec::<i32>::new()
+        );
+    }
+
+    fn split(text: &str) -> Vec<(String, String)> {
+        clauses(text, &["想问一下".to_string(), "第二个是".to_string()])
+            .into_iter()
+            .map(|c| (c.text, c.context))
+            .collect()
+    }
+
+    fn pair(t: &str, c: &str) -> (String, String) {
+        (t.to_string(), c.to_string())
+    }
+
+    #[test]
+    fn clauses_split_questions_and_keep_context_with_them() {
+        assert_eq!(
+            split("公需课要多少学时 在哪学 学完要不要申报"),
+            vec![
+                pair("公需课要多少学时", ""),
+                pair("在哪学", ""),
+                pair("学完要不要申报", "")
+            ]
+        );
+        assert_eq!(
+            split("我们是中职学校的 一年要学几个学时 截止到什么时候"),
+            vec![
+                pair("一年要学几个学时", "我们是中职学校的"),
+                pair("截止到什么时候", "")
+            ]
+        );
+        assert_eq!(
+            split("我去年评了副高今年还要学吗群里说法不一样"),
+            vec![pair("我去年评了副高今年还要学吗", "群里说法不一样")]
+        );
+        assert_eq!(
+            split("Who has to do it? Does it apply to me?"),
+            vec![
+                pair("Who has to do it?", ""),
+                pair("Does it apply to me?", "")
+            ]
+        );
+        assert_eq!(split("公需课学时"), vec![pair("公需课学时", "")]);
+        assert!(split("").is_empty());
+        assert_eq!(
+            split("我是新来的老师想问一下一年要学多少学时"),
+            vec![pair("想问一下一年要学多少学时", "我是新来的老师")]
+        );
+        assert_eq!(
+            split("第一个专业课要不要申报第二个是平台电话多少"),
+            vec![
+                pair("第一个专业课要不要申报", ""),
+                pair("第二个是平台电话多少", "")
+            ]
+        );
+    }
+}
