@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::knowledge::{Facts, chinese_date};
 use crate::reminders::{Schedule, deadline_end, next_slot};
 use crate::store::{ChatKind, HourEntry, Store, Subscription};
-use crate::tracker::{self, Progress, check_entry, kind_name, parse_log};
+use crate::tracker::{self, Progress, check_entry, fmt_h, kind_name, parse_log};
 use chrono::{DateTime, Utc};
 
 pub struct Ctx<'a> {
@@ -46,10 +46,10 @@ pub fn log(ctx: &Ctx, user: i64, args: &str) -> Result<String, StoreError> {
     let mut s = format!(
         "{verb}：{} {}学时。目前公需课{}、专业课{}，合计{}学时。",
         kind_name(kind),
-        hours,
-        p.public,
-        p.professional,
-        p.total()
+        fmt_h(hours),
+        fmt_h(p.public),
+        fmt_h(p.professional),
+        fmt_h(p.total())
     );
     match tracker::missing_line(&entries, &ctx.facts.hours) {
         Some(m) => s.push_str(&m),
@@ -72,7 +72,11 @@ pub fn undo(ctx: &Ctx, user: i64) -> Result<String, StoreError> {
         None => Ok("没有可撤销的记录。".into()),
         Some(e) => {
             ctx.store.set_hours(user, &entries)?;
-            Ok(format!("已撤销：{} {}学时。", kind_name(e.kind), e.hours))
+            Ok(format!(
+                "已撤销：{} {}学时。",
+                kind_name(e.kind),
+                fmt_h(e.hours)
+            ))
         }
     }
 }

@@ -119,13 +119,16 @@ impl Contacts {
 
 /// A part of a message counts as understood when its entry leads the
 /// next by this much.
-const CLEAR_LEAD: f32 = 0.05;
+const CLEAR_LEAD: f32 = 0.02;
 
 /// Each half of "截止时间和网址" must be answered this surely on its own.
 const SURE_PART: f32 = 0.6;
 /// ... and name something more specific than 继续教育, 学时 or 公需课
 /// (see `Matcher::specificity`).
 const SPECIFIC_PART: f32 = 0.4;
+
+/// From this length a message may run several questions together.
+const LONG_MESSAGE_CHARS: usize = 25;
 
 /// Most questions one message may hold and get answered.
 const MAX_PARTS: usize = 3;
@@ -143,7 +146,8 @@ enum YearChoice {
     /// No year named, or the current one: the newest guide, labelled when
     /// it is not this season's.
     Newest,
-    /// A loaded guide year the question names.
+    /// A loaded guide year the question names (answered from it, without
+    /// the season warning: the asker chose the year).
     Loaded(i32),
     /// A year the question names that is not loaded (and not the current
     /// season): never answered as if it were the newest guide's.
@@ -209,8 +213,7 @@ impl Responder {
         let years = self.matcher.years(&prepared, current);
         let loaded = self.kb.years();
         let choice = match years.iter().find(|y| loaded.contains(y)) {
-            Some(&y) if y != self.kb.facts.year => YearChoice::Loaded(y),
-            Some(_) => YearChoice::Newest,
+            Some(&y) => YearChoice::Loaded(y),
             None => match years.iter().find(|&&y| y != current) {
                 Some(&y) if !years.contains(&current) => YearChoice::Missing(y),
                 _ => YearChoice::Newest,
@@ -223,10 +226,14 @@ impl Responder {
             ([p], [(top, s), (next, t), ..]) if p == top && s - t <= RUNNER_UP_GAP => Some(*next),
             _ => None,
         };
-        let mut reply = match (parts.is_empty(), &m.decision) {
-            (false, _) => self.compose(&parts, choice, runner_up),
-            (true, Decision::Candidates(ids)) => self.candidates(ids),
-            _ => self.decline(),
+        // Even unmatched, a question about a year not loaded learns so.
+        let missing_year = matches!(choice, YearChoice::Missing(_));
+        let mut reply = if !parts.is_empty() || missing_year {
+            self.compose(&parts, choice, runner_up)
+        } else if let Decision::Candidates(ids) = &m.decision {
+            self.candidates(ids)
+        } else {
+            self.decline()
         };
         reply.score = m.score;
         reply
@@ -239,7 +246,9 @@ impl Responder {
     fn understand(&self, question: &str) -> (Vec<usize>, crate::matcher::MatchResult) {
         let whole = self.matcher.find(question);
         let lex = &self.kb.lexicon;
-        let clauses = crate::scope::clauses(question, &lex.question_markers);
+        // Split the simplified text: 嗎 ends a question as 吗 does.
+        let simplified = fast2s::convert(question);
+        let clauses = crate::scope::clauses(&simplified, &lex.question_markers);
         let mut parts: Vec<usize> = Vec::new();
         match clauses.as_slice() {
             [] => {}
@@ -248,6 +257,7 @@ impl Responder {
                     parts.extend(two);
                 } else if let Decision::Answer(i) = whole.decision {
                     parts.push(i);
+                    parts.extend(self.more_questions(question, &whole));
                 } else if !one.context.is_empty()
                     && let Some(i) = self.clear_answer(&one.text)
                 {
@@ -257,14 +267,28 @@ impl Responder {
             many => {
                 let mut carry = String::new();
                 for c in many {
-                    // With its context ("我们是中职学校的"), alone, then with
-                    // the subject of the question before ("在哪学" after
-                    // "公需课要多少学时" asks about 公需课 too).
-                    let tries = [
-                        format!("{} {}", c.context, c.text),
-                        c.text.clone(),
-                        format!("{carry} {}", c.text),
-                    ];
+                    // Alone, then with its context ("我们是中职学校的"). A part
+                    // without a subject of its own asks about the one its
+                    // context names ("参加学校组织的面授培训 学时怎么录") or
+                    // the question before it ("在哪学" after "公需课要多少学时").
+                    let subjects_of = |t: &str| {
+                        self.matcher
+                            .subjects_of(&self.matcher.analyzer().normalize(t))
+                    };
+                    let own = subjects_of(&c.text);
+                    let borrowed = match subjects_of(&c.context) {
+                        s if s.is_empty() => carry.clone(),
+                        s => s,
+                    };
+                    let tries: Vec<String> = if !own.is_empty() || borrowed.is_empty() {
+                        vec![c.text.clone(), format!("{} {}", c.context, c.text)]
+                    } else {
+                        vec![
+                            format!("{borrowed} {}", c.text),
+                            format!("{borrowed} {} {}", c.context, c.text),
+                            c.text.clone(),
+                        ]
+                    };
                     let found = tries
                         .iter()
                         .filter(|t| !t.trim().is_empty())
@@ -274,11 +298,8 @@ impl Responder {
                     {
                         parts.push(i);
                     }
-                    let subjects = self
-                        .matcher
-                        .subjects_of(&self.matcher.analyzer().normalize(&c.text));
-                    if !subjects.is_empty() {
-                        carry = subjects;
+                    if !own.is_empty() {
+                        carry = own;
                     }
                 }
                 if parts.is_empty()
@@ -320,6 +341,75 @@ impl Responder {
         None
     }
 
+    /// Further questions run into the first ("今年要学多少学时专业课去哪学"):
+    /// what the answered phrasings leave unexplained, when it asks another
+    /// kind of thing (where, how many) and clearly fits another entry; up
+    /// to MAX_PARTS in all.
+    fn more_questions(&self, question: &str, first: &crate::matcher::MatchResult) -> Vec<usize> {
+        let mut found = Vec::new();
+        let (Decision::Answer(e), Some(mut doc)) = (&first.decision, first.doc) else {
+            return found;
+        };
+        // After "the guide does not say", the rest is that question's context.
+        if self.kb.entries[*e].kind == EntryKind::Gap {
+            return found;
+        }
+        let reading = self.matcher.read(question);
+        // The subject (公需课, a platform) is shared by all the questions:
+        // "工需课学识怎么算的 要自己报吗" asks both about 公需课.
+        let shared = self.matcher.subjects_of(&reading.normalized);
+        // A long message may run questions together without naming anything
+        // new ("...do I have to do this and how many hours is it").
+        let long = question.chars().count() >= LONG_MESSAGE_CHARS;
+        let mut current = reading;
+        while found.len() + 1 < MAX_PARTS {
+            let left = self.matcher.residual(&current, doc);
+            let substantial = left.features.words.iter().any(|w| w.chars().count() >= 2);
+            if left.features.asks.is_empty() || !substantial {
+                break;
+            }
+            // What is left must name something: a subject of its own (专业课
+            // after a question on hours) or a specific word, not 总计 alone.
+            if !long
+                && self.matcher.subjects_of(&left.normalized).is_empty()
+                && self.matcher.specificity(&left.normalized) < SPECIFIC_PART
+            {
+                break;
+            }
+            let mut ask = left.clone();
+            for s in shared.split(' ') {
+                if !s.is_empty() && !ask.features.words.iter().any(|w| w == s) {
+                    ask.features.words.push(s.to_string());
+                    ask.normalized.push(' ');
+                    ask.normalized.push_str(s);
+                }
+            }
+            let m = self.matcher.find_reading(&ask);
+            // The next entry's phrasing must answer what is left: its kind
+            // of question and one of its words ("网梯的客服电话几号" leaves
+            // 几号, which is no question about a date).
+            let answers_left = m.doc.is_some_and(|d| {
+                self.matcher
+                    .doc_answers(d, &left.features.asks, &left.features.words)
+            });
+            match (m.decision, m.doc) {
+                (Decision::Answer(i), Some(d))
+                    if i != *e
+                        && !found.contains(&i)
+                        && m.score >= SURE_PART
+                        && answers_left
+                        && self.kb.entries[i].kind == EntryKind::Answer =>
+                {
+                    found.push(i);
+                    doc = d;
+                    current = left;
+                }
+                _ => break,
+            }
+        }
+        found
+    }
+
     /// The entry a part of a message asks about, when it clearly leads: a
     /// short part ("要学够多少学时") fits several entries about as well,
     /// and guessing among them is worse than leaving the part out.
@@ -329,7 +419,8 @@ impl Responder {
             return None;
         };
         let second = m.ranked.get(1).map_or(0.0, |r| r.1);
-        (m.score - second >= CLEAR_LEAD).then_some(i)
+        // A menu topic's overview answer is safe even in a tie.
+        (m.score - second >= CLEAR_LEAD || self.matcher.is_overview(i)).then_some(i)
     }
 
     /// The reply for the entries of a message, in the year chosen.
@@ -384,9 +475,12 @@ impl Responder {
                 EntryKind::Gap => text.push_str(&self.gap_text(e)),
             }
         }
+        // The first question decides: a message that first asks what the
+        // guide does not say is no answered question, whatever follows.
         let first_answer = answers
             .first()
-            .filter(|_| !matches!(choice, YearChoice::Missing(_)));
+            .filter(|_| !matches!(choice, YearChoice::Missing(_)))
+            .filter(|_| entries.first().is_some_and(|e| e.kind == EntryKind::Answer));
         let mut reply = match first_answer {
             Some(first) => {
                 let runner_up = runner_up.map(|i| self.kb.entries[i].id.as_str());

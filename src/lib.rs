@@ -13,6 +13,7 @@
 //! - [`tracker`]: `/log` parsing and the done / required / missing summary.
 //! - [`clock`]: injected time (system or manual).
 //! - [`reminders`]: schedule, pure planner, delivery through a `Sender`.
+//! - [`config`]: the school's settings in `jxjy.toml` (its contacts).
 //! - [`commands`]: the tracker and reminder commands shared by front ends.
 //! - [`telegram`]: Bot construction from the environment, the reminder sender.
 //! - [`bot`]: the Telegram front end: commands, handler tree, reminder loop.
@@ -23,6 +24,7 @@ pub mod bot;
 pub mod check;
 pub mod clock;
 pub mod commands;
+pub mod config;
 pub mod dialogue;
 pub mod error;
 pub mod knowledge;

@@ -158,7 +158,7 @@ fn serve(cli: &Cli, no_throttle: bool, remind_every: u64) -> Result<()> {
     init_logging();
     // Check the token before loading anything, for a clear message.
     let bot = jxjy_bot::telegram::bot_from_env()?;
-    let responder = Responder::new(load(cli)?);
+    let responder = responder(cli)?;
     let store = Store::open(&cli.data_dir)?;
     let app = Arc::new(jxjy_bot::bot::App {
         responder,
@@ -199,15 +199,32 @@ fn init_logging() {
         .try_init();
 }
 
-/// The webhook targets: from --config / JXJY_CONFIG (which must exist), or
+/// The config file: --config / JXJY_CONFIG (which must exist), or
 /// ./jxjy.toml when present, or none.
+fn config_path(cli: &Cli) -> Option<PathBuf> {
+    match &cli.config {
+        Some(p) => Some(p.clone()),
+        None if std::path::Path::new("jxjy.toml").is_file() => Some(PathBuf::from("jxjy.toml")),
+        None => None,
+    }
+}
+
+/// The webhook targets of the config file, if any.
 fn webhooks(cli: &Cli) -> Result<Vec<webhook::Target>> {
-    let path = match &cli.config {
-        Some(p) => p.clone(),
-        None if std::path::Path::new("jxjy.toml").is_file() => PathBuf::from("jxjy.toml"),
-        None => return Ok(Vec::new()),
+    match config_path(cli) {
+        Some(path) => Ok(webhook::load_config(&path)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The bot's replies: the knowledge base, and the school's contact from
+/// the config file for what the guide does not cover.
+fn responder(cli: &Cli) -> Result<Responder> {
+    let contacts = match config_path(cli) {
+        Some(path) => jxjy_bot::config::contacts(&path)?,
+        None => jxjy_bot::dialogue::Contacts::default(),
     };
-    Ok(webhook::load_config(&path)?)
+    Ok(Responder::new(load(cli)?).with_contacts(contacts))
 }
 
 fn webhook_client() -> Result<webhook::WebhookClient> {
@@ -238,7 +255,7 @@ fn run() -> Result<std::process::ExitCode> {
             explain,
             question,
         }) => {
-            let responder = Responder::new(load(&cli)?);
+            let responder = responder(&cli)?;
             let question = question.join(" ");
             if *explain {
                 explain_match(&responder, &question);
@@ -255,7 +272,7 @@ fn run() -> Result<std::process::ExitCode> {
             serve(&cli, *no_throttle, *remind_every)?;
         }
         Some(Command::Stats) => {
-            let responder = Responder::new(load(&cli)?);
+            let responder = responder(&cli)?;
             let store = Store::open(&cli.data_dir)?;
             print!(
                 "{}",
@@ -263,7 +280,7 @@ fn run() -> Result<std::process::ExitCode> {
             );
         }
         Some(Command::Chat) | None => {
-            let responder = Responder::new(load(&cli)?);
+            let responder = responder(&cli)?;
             if cli.command.is_none() {
                 eprintln!(
                     "TELOXIDE_TOKEN is not set: opening the bot in the terminal. \
@@ -479,8 +496,16 @@ fn explain_match(responder: &Responder, question: &str) {
     let f = analyzer.features(question);
     println!("words:      {}", f.words.join(" / "));
     println!("bigrams:    {}", f.bigrams.join(" "));
+    println!("asks:       {}", f.asks.join(" / "));
     for (i, s) in responder.matcher().rank(question).iter().take(5) {
         println!("  {:.3}  {}", s, responder.kb().entries[*i].id);
+    }
+    let markers = &responder.kb().lexicon.question_markers;
+    let clauses = jxjy_bot::scope::clauses(&fast2s::convert(question), markers);
+    if clauses.len() > 1 || clauses.iter().any(|c| !c.context.is_empty()) {
+        for c in clauses {
+            println!("question:   {}    (context: {})", c.text, c.context);
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Thresholds {
     pub margin: f32,
     /// At or above: answer even without the lead.
     pub sure: f32,
+    /// A lone candidate (nothing else within reach) at or above this is
+    /// answered.
+    pub lone: f32,
 }
 
 impl Default for Thresholds {
@@ -39,6 +42,7 @@ impl Default for Thresholds {
             candidates: 0.4,
             margin: 0.02,
             sure: 0.6,
+            lone: 0.45,
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct MatchResult {
     pub score: f32,
     /// Best entries first: (entry index, score); at most five.
     pub ranked: Vec<(usize, f32)>,
+    /// The phrasing that matched the best entry (a document index).
+    pub doc: Option<usize>,
 }
 
 /// Feature kinds weigh differently: a whole word says more than a bigram.
@@ -66,6 +72,11 @@ const BIGRAM_FACTOR: f32 = 0.3;
 const ASK_FACTOR: f32 = 0.5;
 /// Weight of recall against precision in the blended score.
 const RECALL_SHARE: f32 = 0.7;
+/// Past this many known words, recall counts less by LONG_SHIFT a word,
+/// down to RECALL_FLOOR.
+const LONG_WORDS: usize = 4;
+const LONG_SHIFT: f32 = 0.05;
+const RECALL_FLOOR: f32 = 0.4;
 /// How much of the gap a phrasing left an answer text covering the question
 /// may fill.
 const ANSWER_SHARE: f32 = 0.6;
@@ -99,6 +110,19 @@ struct Doc {
     answer: bool,
     /// Sum of the weights of the document's features.
     weight: f32,
+    /// Its feature ids, sorted (what a question's words are checked
+    /// against when finding what a match left unexplained).
+    features: Vec<u32>,
+}
+
+/// A question as the matcher reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// Normalised text (for the words an entry requires).
+    pub normalized: String,
+    pub features: Features,
+    /// How many words of other topics it holds.
+    pub foreign: i32,
 }
 
 pub struct Matcher {
@@ -184,6 +208,11 @@ impl Matcher {
                 entry: *entry,
                 answer: *answer,
                 weight: ids.iter().map(|&i| idf[i as usize]).sum(),
+                features: {
+                    let mut f = ids.clone();
+                    f.sort_unstable();
+                    f
+                },
             })
             .collect();
         let words = vocab
@@ -300,6 +329,11 @@ impl Matcher {
             .fold(0.0, f32::max)
     }
 
+    /// Does a menu topic lead to this entry (an overview answer)?
+    pub fn is_overview(&self, entry: usize) -> bool {
+        self.head.get(entry).copied().unwrap_or(false)
+    }
+
     /// Does (normalised) text start with a word of the knowledge base?
     pub fn starts_with_domain_word(&self, text: &str) -> bool {
         self.words
@@ -365,15 +399,86 @@ impl Matcher {
 
     /// Score every entry; best first.
     pub fn rank(&self, question: &str) -> Vec<(usize, f32)> {
-        self.rank_full(question).0
+        self.rank_full(&self.read(question)).0
     }
 
-    /// Score every entry, best first; and per entry whether the question
-    /// holds its required words.
-    fn rank_full(&self, question: &str) -> (Vec<(usize, f32)>, Vec<bool>) {
+    /// Normalise and segment a question once.
+    pub fn read(&self, question: &str) -> Reading {
         let prepared = crate::text::prepare(question);
         let normalized = self.analyzer.normalize_prepared(&prepared);
-        let f = self.analyzer.features_normalized(&prepared, &normalized);
+        let features = self.analyzer.features_normalized(&prepared, &normalized);
+        Reading {
+            foreign: self.foreign_words(&prepared),
+            normalized,
+            features,
+        }
+    }
+
+    /// What of a question the phrasing `doc` leaves unexplained: its other
+    /// words and kinds of question ("今年要学多少学时专业课去哪学" once 今年
+    /// 学多少学时 is matched: 专业课, where).
+    pub fn residual(&self, r: &Reading, doc: usize) -> Reading {
+        let Some(d) = self.docs.get(doc) else {
+            return r.clone();
+        };
+        let covered = |prefix: &str, x: &String| {
+            self.vocab
+                .get(&format!("{prefix}{x}"))
+                .is_some_and(|id| d.features.binary_search(id).is_ok())
+        };
+        let words: Vec<String> = r
+            .features
+            .words
+            .iter()
+            .filter(|w| !covered("w:", w))
+            .cloned()
+            .collect();
+        Reading {
+            foreign: r.foreign,
+            normalized: words.join(" "),
+            features: Features {
+                bigrams: r
+                    .features
+                    .bigrams
+                    .iter()
+                    .filter(|b| !covered("b:", b))
+                    .cloned()
+                    .collect(),
+                asks: r
+                    .features
+                    .asks
+                    .iter()
+                    .filter(|a| !covered("a:", a))
+                    .cloned()
+                    .collect(),
+                words,
+            },
+        }
+    }
+
+    /// Does phrasing `doc` hold the kind of question `ask` and a word of
+    /// two characters or more among `words`?
+    pub fn doc_answers(&self, doc: usize, asks: &[String], words: &[String]) -> bool {
+        let Some(d) = self.docs.get(doc) else {
+            return false;
+        };
+        let holds = |key: String| {
+            self.vocab
+                .get(&key)
+                .is_some_and(|id| d.features.binary_search(id).is_ok())
+        };
+        asks.iter().any(|a| holds(format!("a:{a}")))
+            && words
+                .iter()
+                .filter(|w| w.chars().count() >= 2)
+                .any(|w| holds(format!("w:{w}")))
+    }
+
+    /// Score every entry, best first; per entry whether the question holds
+    /// its required words, and its best phrasing.
+    fn rank_full(&self, r: &Reading) -> (Vec<(usize, f32)>, Vec<bool>, Vec<usize>) {
+        let normalized = &r.normalized;
+        let f = &r.features;
         let mut query_weight = 0.0f32;
         let mut overlap = vec![0.0f32; self.docs.len()];
         // Did a real word match (two or more characters)? "你是谁" shares
@@ -381,7 +486,7 @@ impl Matcher {
         let mut substantive = false;
         let mut unknown = 0.0f32;
         let mut unknown_words = 0usize;
-        for (key, fac) in keys(&f) {
+        for (key, fac) in keys(f) {
             let known = self.vocab.get(&key).map(|&id| (id, 1.0f32));
             let hit = known.or_else(|| key.strip_prefix("w:").and_then(|w| self.nearest_word(w)));
             match hit {
@@ -407,10 +512,19 @@ impl Matcher {
             unknown *= OOV_CAP as f32 / unknown_words as f32;
         }
         query_weight += unknown;
+        // A long message says more than any phrasing: how much of a phrasing
+        // it covers then tells more than how much of it a phrasing covers.
+        let known_words = f.words.len().saturating_sub(unknown_words);
+        let recall_share = if known_words > LONG_WORDS {
+            (RECALL_SHARE - LONG_SHIFT * (known_words - LONG_WORDS) as f32).max(RECALL_FLOOR)
+        } else {
+            RECALL_SHARE
+        };
         let mut best = vec![0.0f32; self.n_entries];
+        let mut best_doc = vec![0usize; self.n_entries];
         let mut answer_recall = vec![0.0f32; self.n_entries];
         if query_weight > 0.0 {
-            for (doc, &ov) in self.docs.iter().zip(&overlap) {
+            for (di, (doc, &ov)) in self.docs.iter().zip(&overlap).enumerate() {
                 if ov <= 0.0 || doc.weight <= 0.0 {
                     continue;
                 }
@@ -420,15 +534,16 @@ impl Matcher {
                     answer_recall[doc.entry] = recall;
                     continue;
                 }
-                let s = RECALL_SHARE * recall + (1.0 - RECALL_SHARE) * precision;
+                let s = recall_share * recall + (1.0 - recall_share) * precision;
                 if s > best[doc.entry] {
                     best[doc.entry] = s;
+                    best_doc[doc.entry] = di;
                 }
             }
         }
         // The answer text fills part of what the phrasings left uncovered:
         // it vouches for words, but phrasings decide between entries.
-        let mut penalty = FOREIGN_PENALTY.powi(self.foreign_words(&prepared));
+        let mut penalty = FOREIGN_PENALTY.powi(r.foreign);
         if !substantive {
             penalty *= INSUBSTANTIAL_PENALTY;
         }
@@ -457,11 +572,16 @@ impl Matcher {
             .collect();
         // Ties break on entry order so the result is deterministic.
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        (ranked, met)
+        (ranked, met, best_doc)
     }
 
     pub fn find(&self, question: &str) -> MatchResult {
-        let (mut ranked, met) = self.rank_full(question);
+        self.find_reading(&self.read(question))
+    }
+
+    pub fn find_reading(&self, reading: &Reading) -> MatchResult {
+        let (mut ranked, met, best_doc) = self.rank_full(reading);
+        let doc_of = |ranked: &[(usize, f32)]| ranked.first().map(|(e, _)| best_doc[*e]);
         ranked.truncate(5);
         let t = self.thresholds;
         // A clear lead answers; so does a very strong match whose runner-up
@@ -484,13 +604,19 @@ impl Matcher {
         }
         // A question naming what the guide does not say (a fee, a duration,
         // opening hours) asks about that, whatever else it names: a gap
-        // entry whose required words it holds comes first when near the top.
+        // entry whose required words it holds answers when near the top.
         if let Some(pos) = ranked.iter().position(|(e, _)| self.gap[*e]) {
             let (e, s) = ranked[pos];
             let top = ranked[0].1;
-            if pos > 0 && !self.requires[e].is_empty() && met[e] && s >= top - GAP_LEAD {
+            if !self.requires[e].is_empty() && met[e] && s >= top - GAP_LEAD && top >= t.answer {
                 ranked.remove(pos);
                 ranked.insert(0, (e, top));
+                return MatchResult {
+                    decision: Decision::Answer(e),
+                    score: top,
+                    doc: doc_of(&ranked),
+                    ranked,
+                };
             }
         }
         let top = ranked.first().map_or(0.0, |r| r.1);
@@ -529,13 +655,17 @@ impl Matcher {
                 .filter(|(_, s)| *s >= t.candidates && top - *s <= CLOSE)
                 .map(|(e, _)| *e)
                 .collect();
-            Decision::Candidates(close)
+            match close.as_slice() {
+                [one] if top >= t.lone => Decision::Answer(*one),
+                _ => Decision::Candidates(close),
+            }
         } else {
             Decision::Decline
         };
         MatchResult {
             decision,
             score: top,
+            doc: doc_of(&ranked),
             ranked,
         }
     }

@@ -192,9 +192,12 @@ pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -
     let text = digits_for_years(text);
     let normalized: &str = &text;
     let about = |rest: &str| {
-        let rest = rest.trim_start();
-        let rest = rest.strip_prefix('度').unwrap_or(rest).trim_start();
-        let rest = rest.strip_prefix('的').unwrap_or(rest).trim_start();
+        let mut rest = rest.trim_start();
+        // "2023年那年的继续教育", "2025年度的": words between the year and
+        // what it qualifies.
+        for skip in ["度", "那年", "那一年", "的", "那个", "这个"] {
+            rest = rest.strip_prefix(skip).unwrap_or(rest).trim_start();
+        }
         rest.is_empty() || is_domain_start(rest)
     };
     let mut found = Vec::new();
@@ -295,7 +298,7 @@ pub struct Clause {
 
 /// Split a message into the questions it holds: at sentence punctuation,
 /// at spaces between Chinese phrases (voice input), and after a
-/// sentence-final 吗 / 呢 followed by more text. A part without an
+/// sentence-final particle (吗, 呢, 啊, 呀, 嘛) followed by more text. A part without an
 /// interrogative cue is context of the question it precedes (or of the
 /// last one).
 pub fn clauses(text: &str, markers: &[String]) -> Vec<Clause> {
@@ -325,7 +328,7 @@ pub fn clauses(text: &str, markers: &[String]) -> Vec<Clause> {
         let boundary = matches!(
             c,
             '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n' | '，' | '…'
-        ) || (c == ',' && next == Some(' '))
+        ) || (matches!(c, ',' | '.') && next == Some(' '))
             || (c.is_whitespace() && cjk(prev) && cjk(next));
         if boundary {
             if matches!(c, '？' | '?') {
@@ -338,7 +341,7 @@ pub fn clauses(text: &str, markers: &[String]) -> Vec<Clause> {
             continue;
         }
         cur.push(c);
-        if matches!(c, '吗' | '呢') && cjk(next) {
+        if matches!(c, '吗' | '呢' | '啊' | '呀' | '嘛') && cjk(next) {
             raw.push(std::mem::take(&mut cur));
         }
     }
@@ -415,6 +418,7 @@ mod tests {
         assert_eq!(years("2024年12月31日前", 2026, domain), Vec::<i32>::new());
         assert_eq!(years("继续教育 2025", 2026, domain), vec![2025]);
         assert_eq!(years("二零二五年的继续教育", 2026, domain), vec![2025]);
+        assert_eq!(years("2023年那年的继续教育", 2026, domain), vec![2023]);
         assert_eq!(
             years("想问一下一年要学多少学时", 2026, domain),
             Vec::<i32>::new()

@@ -240,6 +240,10 @@ impl Analyzer {
     }
 }
 
+/// Characters of grammar, not of topic: words holding one are no target of
+/// the homophone pass.
+const FUNCTION_CHARS: &str = "不没吗呢了的是要能会有还就都也吧啊么怎什哪几谁吧得着过";
+
 /// Longest domain word the homophone pass looks for, in characters.
 const MAX_HOMOPHONE_CHARS: usize = 6;
 
@@ -278,7 +282,12 @@ impl Homophones {
         for w in targets {
             let w = prepare(w);
             let n = w.chars().count();
-            if !(2..=MAX_HOMOPHONE_CHARS).contains(&n) || !w.chars().all(is_cjk) {
+            // Colloquial variants such as 能补 or 怎么补 hold function
+            // characters; as targets they would turn 能不能 into 能补能.
+            if !(2..=MAX_HOMOPHONE_CHARS).contains(&n)
+                || !w.chars().all(is_cjk)
+                || w.chars().any(|c| FUNCTION_CHARS.contains(c))
+            {
                 continue;
             }
             if let Some(key) = h.key(&w.chars().collect::<Vec<_>>(), true) {
@@ -334,7 +343,9 @@ impl Homophones {
                     }
                     if let Some(word) = self.lookup(run) {
                         let original: String = run.iter().collect();
-                        if original == word || self.known.contains(&original) {
+                        // 不上 is no slip for 补上: grammar stays.
+                        let grammar = run.iter().any(|c| FUNCTION_CHARS.contains(*c));
+                        if original == word || grammar || self.known.contains(&original) {
                             out.push_str(&original);
                         } else {
                             out.push_str(word);
@@ -407,14 +418,24 @@ pub fn prepare(text: &str) -> String {
     let clipped: String = text.chars().take(MAX_QUESTION_CHARS).collect();
     let nfkc: String = clipped.nfkc().collect::<String>().to_lowercase();
     let simplified = fast2s::convert(&nfkc);
-    simplified
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() && (c.is_ascii() || is_cjk(c)) {
+    let chars: Vec<char> = simplified.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| {
+            // 400-666-0656 is one number.
+            let digit = |j: Option<usize>| {
+                j.and_then(|j| chars.get(j))
+                    .is_some_and(char::is_ascii_digit)
+            };
+            if c == '-' && digit(i.checked_sub(1)) && digit(Some(i + 1)) {
+                return None;
+            }
+            Some(if c.is_alphanumeric() && (c.is_ascii() || is_cjk(c)) {
                 c
             } else {
                 ' '
-            }
+            })
         })
         .collect()
 }
@@ -490,6 +511,7 @@ mod tests {
         assert_eq!(prepare("學時？！"), "学时  ");
         assert_eq!(prepare("a\u{0}b\u{7}c"), "a b c");
         assert_eq!(prepare("😀学时"), " 学时");
+        assert_eq!(prepare("400-666-0656？"), "4006660656 ");
     }
 
     #[test]

@@ -143,7 +143,9 @@ pub fn check_entry(entries: &[HourEntry], kind: CourseKind, hours: f64) -> Resul
     Ok(())
 }
 
-fn fmt_h(h: f64) -> String {
+/// Hours as the bot prints them: one decimal at most, so 0.1 + 0.2 is
+/// 0.3, not 0.30000000000000004.
+pub fn fmt_h(h: f64) -> String {
     let r = (h * 10.0).round() / 10.0;
     if r.fract() == 0.0 {
         format!("{r:.0}")
@@ -254,6 +256,13 @@ mod tests {
                 "{input}: {msg}"
             );
         }
+    }
+
+    #[test]
+    fn sums_print_rounded() {
+        assert_eq!(fmt_h(0.1 + 0.2), "0.3");
+        assert_eq!(fmt_h(2.25 + 0.0), "2.3");
+        assert_eq!(fmt_h(30.0), "30");
     }
 
     #[test]

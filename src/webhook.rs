@@ -56,6 +56,10 @@ struct RawTarget {
 struct RawConfig {
     #[serde(default, rename = "webhook")]
     webhooks: Vec<RawTarget>,
+    /// The school's own settings, read by [`crate::config`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    school: Option<toml::Table>,
 }
 
 /// One robot, resolved: URL known, secrets read from the environment.

@@ -161,3 +161,60 @@ fn chat_tracks_hours_in_the_data_directory() {
     let stats = String::from_utf8_lossy(&stats.stdout);
     assert!(stats.contains("1 / 0    hours_total"), "{stats}");
 }
+
+#[test]
+fn logged_tenths_add_up_without_float_noise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let (out, _, code) = run_with_stdin(
+        &["chat", "--data-dir", data],
+        "/log 公需 0.1\n/log 公需 0.2\n/hours\n/quit\n",
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("目前公需课0.3、专业课0，合计0.3学时"), "{out}");
+    assert!(out.contains("公需课：0.3 / 30 / 29.7"), "{out}");
+    assert!(!out.contains("0.30000000000000004"), "{out}");
+}
+
+#[test]
+fn declines_point_school_matters_to_the_configured_contact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("jxjy.toml");
+    // Without a config: a generic pointer to the school's 人事处.
+    let out = Command::new(bin())
+        .args(["ask", "学校食堂几点开门"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("本校人事处") && text.contains("12333"),
+        "{text}"
+    );
+    std::fs::write(
+        &config,
+        "[school]\nhr_contact = \"人事处师资科 0791-88888888\"\n",
+    )
+    .expect("write");
+    for q in ["学校食堂几点开门", "我们学校人事处的电话是多少"] {
+        let out = Command::new(bin())
+            .args(["ask", "--config"])
+            .arg(&config)
+            .arg(q)
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success());
+        assert!(text.contains("人事处师资科 0791-88888888"), "{q}: {text}");
+    }
+    // A misspelt key is named, not ignored.
+    std::fs::write(&config, "[school]\nhr_contcat = \"x\"\n").expect("write");
+    let out = Command::new(bin())
+        .args(["ask", "--config"])
+        .arg(&config)
+        .arg("学时")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hr_contcat"));
+}

@@ -9,6 +9,7 @@ mod kb_check;
 mod reminders;
 mod robustness;
 mod telegram;
+mod understanding;
 mod webhooks;
 
 use jxjy_bot::dialogue::Responder;

@@ -1,0 +1,166 @@
+//! What a question is about: its year, its scope, its parts, and what the
+//! guide does not say; each with the reply a teacher sees.
+
+use crate::shipped_kb_dir;
+use jxjy_bot::clock::ManualClock;
+use jxjy_bot::dialogue::{Contacts, ReplyKind, Responder};
+use jxjy_bot::knowledge::Kb;
+use std::sync::Arc;
+
+/// The shipped knowledge base (the 2024 guide) on a given day.
+fn at(date: &str) -> Responder {
+    let kb = Kb::load(&shipped_kb_dir()).expect("kb");
+    let now = chrono::DateTime::parse_from_rfc3339(&format!("{date}T10:00:00+08:00"))
+        .expect("date")
+        .with_timezone(&chrono::Utc);
+    Responder::new(Arc::new(kb)).with_clock(Arc::new(ManualClock::new(now)))
+}
+
+const WARNING: &str = "以下依据2024年度指南；2026年度指南尚未收录，请以人事处最新通知为准。";
+
+#[test]
+fn an_older_guide_says_so_in_a_later_season() {
+    let r = at("2026-11-29");
+    for q in ["今年要学多少学时", "每年要多少学时", "继续教育什么时候截止"]
+    {
+        let reply = r.ask(q);
+        assert!(reply.matched.is_some(), "{q}");
+        assert!(reply.text.starts_with(WARNING), "{q}: {}", reply.text);
+    }
+    // Not year-specific: no warning.
+    let reply = r.ask("哪些人要参加继续教育");
+    assert_eq!(reply.matched.as_deref(), Some("audience"));
+    assert!(!reply.text.contains("尚未收录"), "{}", reply.text);
+    // In its own season the guide is this year's.
+    let reply = at("2024-11-01").ask("今年要学多少学时");
+    assert!(!reply.text.contains("尚未收录"), "{}", reply.text);
+    assert!(reply.text.contains("90"));
+}
+
+#[test]
+fn a_year_not_loaded_is_never_answered_as_the_loaded_one() {
+    let r = at("2026-11-29");
+    for (q, year, reference) in [
+        ("2025年的公需课专题是什么", "2025", true),
+        ("2023年度继续教育要多少学时", "2023", true),
+        ("二零二二年的继续教育", "2022", false),
+    ] {
+        let reply = r.ask(q);
+        assert!(reply.matched.is_none(), "{q}");
+        assert!(
+            reply.text.contains(&format!("没有{year}年度的")),
+            "{q}: {}",
+            reply.text
+        );
+        // The newest guide's answer may follow, labelled as that year's.
+        assert_eq!(
+            reply.text.contains("仅供参考，2024年度指南的规定"),
+            reference,
+            "{q}: {}",
+            reply.text
+        );
+    }
+    // The year loaded, named: answered, without the season warning.
+    let reply = r.ask("2024年公需科目学习内容");
+    assert_eq!(reply.matched.as_deref(), Some("public_topics"));
+    assert!(!reply.text.contains("尚未收录"), "{}", reply.text);
+    // A year in the asker's story is no year asked about.
+    let reply = r.ask("我2020年评的副高，今年还要学继续教育吗");
+    assert!(!reply.text.contains("没有2020年度"), "{}", reply.text);
+}
+
+#[test]
+fn other_regions_professions_and_operators_are_declined_with_the_reason() {
+    let r = at("2026-11-29");
+    for (q, why) in [
+        ("广东省高校教师继续教育一年要多少学时", "广东"),
+        ("护士继续教育学分每年要多少", "护士"),
+        ("会计人员继续教育在哪个平台学", "会计人员"),
+        ("湖南大学在哪个城市", "湖南大学"),
+        ("北京网梯科技最近在招人吗", "北京网梯科技"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.kind, ReplyKind::Decline, "{q}: {}", reply.text);
+        assert!(reply.text.contains(why), "{q}: {}", reply.text);
+    }
+    // The platform of an operator, and a teacher of accounting, are ours.
+    assert_eq!(
+        r.ask("湖大的平台客服电话").matched.as_deref(),
+        Some("platform_2")
+    );
+    assert!(
+        r.ask("我是会计专业的老师，每年要学多少学时")
+            .matched
+            .is_some()
+    );
+}
+
+#[test]
+fn what_the_guide_does_not_say_is_said_with_where_to_ask() {
+    let r = at("2026-11-29").with_contacts(Contacts {
+        hr: Some("人事处师资科 0791-88888888".into()),
+    });
+    let reply = r.ask("折算学时审核要多久");
+    assert!(reply.matched.is_none());
+    assert_eq!(reply.parts, vec!["gap_review_time".to_string()]);
+    assert!(reply.text.contains("指南没有规定"), "{}", reply.text);
+    assert!(reply.text.contains("0791-12333"), "{}", reply.text);
+    let reply = r.ask("继续教育网课要交钱吗");
+    assert!(
+        reply.text.contains("人事处师资科 0791-88888888"),
+        "{}",
+        reply.text
+    );
+    // A plain decline: school matters to the school, platform problems to
+    // the hotline.
+    let reply = r.ask("食堂几点开门");
+    assert!(reply.text.contains("人事处师资科") && reply.text.contains("12333"));
+}
+
+#[test]
+fn each_question_of_a_message_is_answered_with_its_source() {
+    let r = at("2026-11-29");
+    for (q, parts) in [
+        (
+            "公需课要多少学时？截止日期是哪天？",
+            &["public_hours", "deadline"][..],
+        ),
+        ("截止时间和网址", &["deadline", "login"][..]),
+        (
+            "公需课要多少学时 在哪学 学完要不要申报",
+            &["public_hours", "public_how"][..],
+        ),
+        (
+            "我想问两个事第一个是专业课学时要不要自己申报第二个是湖南大学那个平台客服电话多少",
+            &["credit_recording", "platform_2"][..],
+        ),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.parts, parts, "{q}: {}", reply.text);
+        assert_eq!(reply.matched.as_deref(), Some(parts[0]));
+        assert_eq!(reply.text.matches("依据：").count(), parts.len(), "{q}");
+        // One season warning for the whole reply.
+        assert_eq!(reply.text.matches("尚未收录").count(), 1, "{q}");
+    }
+    // One question about two things stays one answer.
+    let reply = r.ask("继续教育和职称有什么关系");
+    assert_eq!(reply.parts, vec!["why".to_string()]);
+}
+
+#[test]
+fn slips_of_the_phone_keyboard_and_other_languages_are_read() {
+    let r = at("2026-11-29");
+    for (q, id) in [
+        ("公虚课要多少学时", "public_hours"),
+        ("继教资询电话", "hotline"),
+        ("网题科技那个平台电话多少", "platform_1"),
+        ("專業課最少多少學時", "professional_hours"),
+        ("How many CE hours do I need each year?", "hours_total"),
+        ("400-803-9966是哪个平台的电话", "platform_1"),
+    ] {
+        assert_eq!(r.ask(q).matched.as_deref(), Some(id), "{q}");
+    }
+    // 不上课 is no slip for 补上课.
+    let reply = r.ask("我是实验员不上课的，也要参加继续教育吗");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+}
