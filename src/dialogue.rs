@@ -136,6 +136,7 @@ const MAX_PARTS: usize = 3;
 pub struct Responder {
     kb: Arc<Kb>,
     matcher: Matcher,
+    markers: crate::scope::Markers,
     clock: Arc<dyn Clock>,
     contacts: Contacts,
 }
@@ -158,6 +159,7 @@ impl Responder {
     pub fn new(kb: Arc<Kb>) -> Responder {
         let matcher = Matcher::new(&kb);
         Responder {
+            markers: crate::scope::Markers::new(&kb.lexicon.question_markers),
             kb,
             matcher,
             clock: Arc::new(SystemClock),
@@ -204,13 +206,12 @@ impl Responder {
         if question.trim().is_empty() {
             return Reply::info("请直接输入您的问题，例如：“每年要完成多少学时？”".to_string());
         }
-        let prepared = crate::text::prepare(question);
-        let normalized = self.matcher.analyzer().normalize_prepared(&prepared);
-        if let Some(out) = self.matcher.outside(&normalized) {
+        let reading = self.matcher.read(question);
+        if let Some(out) = self.matcher.outside(&reading.normalized) {
             return self.decline_outside(&out);
         }
         let current = self.current_year();
-        let years = self.matcher.years(&prepared, current);
+        let years = self.matcher.years(&reading.prepared, current);
         let loaded = self.kb.years();
         let choice = match years.iter().find(|y| loaded.contains(y)) {
             Some(&y) => YearChoice::Loaded(y),
@@ -219,7 +220,7 @@ impl Responder {
                 _ => YearChoice::Newest,
             },
         };
-        let (parts, m) = self.understand(question);
+        let (parts, m) = self.understand(question, &reading);
         // A runner-up nearly as good as a lone answer is offered first
         // among the follow-up buttons: the question may have meant it.
         let runner_up = match (parts.as_slice(), m.ranked.as_slice()) {
@@ -239,16 +240,23 @@ impl Responder {
         reply
     }
 
+    /// The questions a message holds, with their context.
+    pub fn clauses(&self, question: &str) -> Vec<crate::scope::Clause> {
+        // Split the simplified text: 嗎 ends a question as 吗 does.
+        crate::scope::clauses(&fast2s::convert(question), &self.markers)
+    }
+
     /// The entries a message asks about: each question of a message that
     /// holds several, confidently matched (up to three); otherwise the
     /// whole message's decision, or its one question read without the
     /// context around it when the whole is unclear.
-    fn understand(&self, question: &str) -> (Vec<usize>, crate::matcher::MatchResult) {
-        let whole = self.matcher.find(question);
-        let lex = &self.kb.lexicon;
-        // Split the simplified text: 嗎 ends a question as 吗 does.
-        let simplified = fast2s::convert(question);
-        let clauses = crate::scope::clauses(&simplified, &lex.question_markers);
+    fn understand(
+        &self,
+        question: &str,
+        reading: &crate::matcher::Reading,
+    ) -> (Vec<usize>, crate::matcher::MatchResult) {
+        let whole = self.matcher.find_reading(reading);
+        let clauses = self.clauses(question);
         let mut parts: Vec<usize> = Vec::new();
         match clauses.as_slice() {
             [] => {}
@@ -257,7 +265,7 @@ impl Responder {
                     parts.extend(two);
                 } else if let Decision::Answer(i) = whole.decision {
                     parts.push(i);
-                    parts.extend(self.more_questions(question, &whole));
+                    parts.extend(self.more_questions(question, reading, &whole));
                 } else if !one.context.is_empty()
                     && let Some(i) = self.clear_answer(&one.text)
                 {
@@ -345,7 +353,12 @@ impl Responder {
     /// what the answered phrasings leave unexplained, when it asks another
     /// kind of thing (where, how many) and clearly fits another entry; up
     /// to MAX_PARTS in all.
-    fn more_questions(&self, question: &str, first: &crate::matcher::MatchResult) -> Vec<usize> {
+    fn more_questions(
+        &self,
+        question: &str,
+        reading: &crate::matcher::Reading,
+        first: &crate::matcher::MatchResult,
+    ) -> Vec<usize> {
         let mut found = Vec::new();
         let (Decision::Answer(e), Some(mut doc)) = (&first.decision, first.doc) else {
             return found;
@@ -354,14 +367,13 @@ impl Responder {
         if self.kb.entries[*e].kind == EntryKind::Gap {
             return found;
         }
-        let reading = self.matcher.read(question);
         // The subject (公需课, a platform) is shared by all the questions:
         // "工需课学识怎么算的 要自己报吗" asks both about 公需课.
         let shared = self.matcher.subjects_of(&reading.normalized);
         // A long message may run questions together without naming anything
         // new ("...do I have to do this and how many hours is it").
         let long = question.chars().count() >= LONG_MESSAGE_CHARS;
-        let mut current = reading;
+        let mut current = reading.clone();
         while found.len() + 1 < MAX_PARTS {
             let left = self.matcher.residual(&current, doc);
             let substantial = left.features.words.iter().any(|w| w.chars().count() >= 2);

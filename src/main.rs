@@ -500,8 +500,7 @@ fn explain_match(responder: &Responder, question: &str) {
     for (i, s) in responder.matcher().rank(question).iter().take(5) {
         println!("  {:.3}  {}", s, responder.kb().entries[*i].id);
     }
-    let markers = &responder.kb().lexicon.question_markers;
-    let clauses = jxjy_bot::scope::clauses(&fast2s::convert(question), markers);
+    let clauses = responder.clauses(question);
     if clauses.len() > 1 || clauses.iter().any(|c| !c.context.is_empty()) {
         for c in clauses {
             println!("question:   {}    (context: {})", c.text, c.context);

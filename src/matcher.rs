@@ -15,7 +15,7 @@ use crate::knowledge::Kb;
 use crate::scope::{Outside, Scope};
 use crate::text::{Analyzer, Features};
 use aho_corasick::{AhoCorasick, MatchKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Thresholds of the decision; defaults measured on the dev set and the
 /// held-out fixtures (see tests/).
@@ -118,6 +118,8 @@ struct Doc {
 /// A question as the matcher reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
+    /// The text through [`crate::text::prepare`] (for years).
+    pub prepared: String,
     /// Normalised text (for the words an entry requires).
     pub normalized: String,
     pub features: Features,
@@ -128,13 +130,17 @@ pub struct Reading {
 pub struct Matcher {
     analyzer: Analyzer,
     /// feature key ("w:学时", "b:学时") -> id
-    vocab: HashMap<String, u32>,
+    /// Feature ids by kind: words, bigrams, kinds of question.
+    vocab: [FxHashMap<String, u32>; 3],
     idf: Vec<f32>,
     /// feature id -> documents containing it
     postings: Vec<Vec<u32>>,
     docs: Vec<Doc>,
-    /// known words (for typo tolerance), with their char counts
+    /// known words (for typo tolerance), with their char counts, sorted
     words: Vec<(String, usize)>,
+    /// Indexes into `words` by the characters they hold: a word one typo
+    /// away shares its first or its second character.
+    words_by_char: FxHashMap<char, Vec<u32>>,
     oov_idf: f32,
     n_entries: usize,
     /// Words of other topics (salary, canteen, driving school); None if
@@ -157,18 +163,37 @@ pub struct Matcher {
     pub thresholds: Thresholds,
 }
 
-fn keys(f: &Features) -> impl Iterator<Item = (String, f32)> + '_ {
+/// The kinds of feature, each with its own vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Bigram,
+    Ask,
+}
+
+impl Kind {
+    fn factor(self) -> f32 {
+        match self {
+            Kind::Word => WORD_FACTOR,
+            Kind::Bigram => BIGRAM_FACTOR,
+            Kind::Ask => ASK_FACTOR,
+        }
+    }
+}
+
+fn keys(f: &Features) -> impl Iterator<Item = (Kind, &str)> + '_ {
     f.words
         .iter()
-        .map(|w| (format!("w:{w}"), WORD_FACTOR))
-        .chain(f.bigrams.iter().map(|b| (format!("b:{b}"), BIGRAM_FACTOR)))
-        .chain(f.asks.iter().map(|a| (format!("a:{a}"), ASK_FACTOR)))
+        .map(|w| (Kind::Word, w.as_str()))
+        .chain(f.bigrams.iter().map(|b| (Kind::Bigram, b.as_str())))
+        .chain(f.asks.iter().map(|a| (Kind::Ask, a.as_str())))
 }
 
 impl Matcher {
     pub fn new(kb: &Kb) -> Matcher {
         let analyzer = Analyzer::new(&kb.lexicon);
-        let mut vocab: HashMap<String, u32> = HashMap::new();
+        let mut vocab: [FxHashMap<String, u32>; 3] = Default::default();
+        let mut next_id = 0u32;
         let mut factor: Vec<f32> = Vec::new();
         let mut postings: Vec<Vec<u32>> = Vec::new();
         let mut doc_feats: Vec<(usize, bool, Vec<u32>)> = Vec::new();
@@ -179,13 +204,15 @@ impl Matcher {
             for (text, answer) in phrasings.chain(std::iter::once((&e.answer, true))) {
                 let f = analyzer.features(text);
                 let mut ids = Vec::new();
-                for (k, fac) in keys(&f) {
-                    let next = vocab.len() as u32;
-                    let id = *vocab.entry(k).or_insert_with(|| {
-                        factor.push(fac);
-                        postings.push(Vec::new());
-                        next
-                    });
+                for (kind, k) in keys(&f) {
+                    let id = *vocab[kind as usize]
+                        .entry(k.to_string())
+                        .or_insert_with(|| {
+                            factor.push(kind.factor());
+                            postings.push(Vec::new());
+                            next_id += 1;
+                            next_id - 1
+                        });
                     ids.push(id);
                 }
                 let doc = doc_feats.len() as u32;
@@ -215,12 +242,21 @@ impl Matcher {
                 },
             })
             .collect();
-        let words = vocab
+        let mut words: Vec<(String, usize)> = vocab[Kind::Word as usize]
             .keys()
-            .filter_map(|k| k.strip_prefix("w:"))
             .filter(|w| w.chars().count() >= 2)
-            .map(|w| (w.to_string(), w.chars().count()))
+            .map(|w| (w.clone(), w.chars().count()))
             .collect();
+        words.sort();
+        let mut words_by_char: FxHashMap<char, Vec<u32>> = FxHashMap::default();
+        for (i, (w, _)) in words.iter().enumerate() {
+            let mut seen: Vec<char> = w.chars().collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for c in seen {
+                words_by_char.entry(c).or_default().push(i as u32);
+            }
+        }
         let scope = Scope::new(kb, |w| analyzer.normalize(w));
         let subjects = kb
             .lexicon
@@ -278,6 +314,7 @@ impl Matcher {
             subjects,
             analyzer,
             vocab,
+            words_by_char,
             idf,
             postings,
             docs,
@@ -306,13 +343,17 @@ impl Matcher {
         &self.analyzer
     }
 
+    fn id(&self, kind: Kind, key: &str) -> Option<u32> {
+        self.vocab[kind as usize].get(key).copied()
+    }
+
     /// Does this text hold a word of the knowledge base (two characters or
     /// more, not a bare year word)?
     pub fn has_domain_word(&self, text: &str) -> bool {
         self.analyzer.tokens(text).iter().any(|w| {
             w.chars().count() >= 2
                 && !YEAR_WORDS.contains(&w.as_str())
-                && self.vocab.contains_key(&format!("w:{w}"))
+                && self.id(Kind::Word, w).is_some()
         })
     }
 
@@ -324,8 +365,8 @@ impl Matcher {
         self.analyzer
             .tokens(text)
             .iter()
-            .filter_map(|w| self.vocab.get(&format!("w:{w}")))
-            .map(|&id| self.idf[id as usize] / self.oov_idf)
+            .filter_map(|w| self.id(Kind::Word, w))
+            .map(|id| self.idf[id as usize] / self.oov_idf)
             .fold(0.0, f32::max)
     }
 
@@ -381,8 +422,19 @@ impl Matcher {
         if !(3..=12).contains(&len) {
             return None;
         }
+        let mut chars = w.chars();
+        let (first, second) = (chars.next()?, chars.next()?);
+        let mut candidates: Vec<u32> = [first, second]
+            .iter()
+            .filter_map(|c| self.words_by_char.get(c))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut best: Option<(&str, f64)> = None;
-        for (cand, clen) in &self.words {
+        for i in candidates {
+            let (cand, clen) = &self.words[i as usize];
             if clen.abs_diff(len) > 1 {
                 continue;
             }
@@ -393,7 +445,7 @@ impl Matcher {
             }
         }
         let (word, sim) = best?;
-        let id = *self.vocab.get(&format!("w:{word}"))?;
+        let id = self.id(Kind::Word, word)?;
         Some((id, sim as f32))
     }
 
@@ -409,6 +461,7 @@ impl Matcher {
         let features = self.analyzer.features_normalized(&prepared, &normalized);
         Reading {
             foreign: self.foreign_words(&prepared),
+            prepared,
             normalized,
             features,
         }
@@ -421,34 +474,34 @@ impl Matcher {
         let Some(d) = self.docs.get(doc) else {
             return r.clone();
         };
-        let covered = |prefix: &str, x: &String| {
-            self.vocab
-                .get(&format!("{prefix}{x}"))
-                .is_some_and(|id| d.features.binary_search(id).is_ok())
+        let covered = |kind: Kind, x: &String| {
+            self.id(kind, x)
+                .is_some_and(|id| d.features.binary_search(&id).is_ok())
         };
         let words: Vec<String> = r
             .features
             .words
             .iter()
-            .filter(|w| !covered("w:", w))
+            .filter(|w| !covered(Kind::Word, w))
             .cloned()
             .collect();
         Reading {
             foreign: r.foreign,
+            prepared: words.join(" "),
             normalized: words.join(" "),
             features: Features {
                 bigrams: r
                     .features
                     .bigrams
                     .iter()
-                    .filter(|b| !covered("b:", b))
+                    .filter(|b| !covered(Kind::Bigram, b))
                     .cloned()
                     .collect(),
                 asks: r
                     .features
                     .asks
                     .iter()
-                    .filter(|a| !covered("a:", a))
+                    .filter(|a| !covered(Kind::Ask, a))
                     .cloned()
                     .collect(),
                 words,
@@ -462,16 +515,15 @@ impl Matcher {
         let Some(d) = self.docs.get(doc) else {
             return false;
         };
-        let holds = |key: String| {
-            self.vocab
-                .get(&key)
-                .is_some_and(|id| d.features.binary_search(id).is_ok())
+        let holds = |kind: Kind, key: &str| {
+            self.id(kind, key)
+                .is_some_and(|id| d.features.binary_search(&id).is_ok())
         };
-        asks.iter().any(|a| holds(format!("a:{a}")))
+        asks.iter().any(|a| holds(Kind::Ask, a))
             && words
                 .iter()
                 .filter(|w| w.chars().count() >= 2)
-                .any(|w| holds(format!("w:{w}")))
+                .any(|w| holds(Kind::Word, w))
     }
 
     /// Score every entry, best first; per entry whether the question holds
@@ -486,13 +538,16 @@ impl Matcher {
         let mut substantive = false;
         let mut unknown = 0.0f32;
         let mut unknown_words = 0usize;
-        for (key, fac) in keys(f) {
-            let known = self.vocab.get(&key).map(|&id| (id, 1.0f32));
-            let hit = known.or_else(|| key.strip_prefix("w:").and_then(|w| self.nearest_word(w)));
+        for (kind, key) in keys(f) {
+            let known = self.id(kind, key).map(|id| (id, 1.0f32));
+            let hit = known.or_else(|| match kind {
+                Kind::Word => self.nearest_word(key),
+                _ => None,
+            });
             match hit {
                 Some((id, sim)) => {
-                    if let Some(word) = key.strip_prefix("w:") {
-                        substantive |= word.chars().count() >= 2;
+                    if kind == Kind::Word {
+                        substantive |= key.chars().count() >= 2;
                     }
                     let w = self.idf[id as usize];
                     query_weight += w;
@@ -501,8 +556,8 @@ impl Matcher {
                     }
                 }
                 None => {
-                    unknown += self.oov_idf * fac;
-                    unknown_words += usize::from(key.starts_with("w:"));
+                    unknown += self.oov_idf * kind.factor();
+                    unknown_words += usize::from(kind == Kind::Word);
                 }
             }
         }

@@ -287,6 +287,44 @@ const QUESTION_CUES: [&str; 33] = [
     "do",
 ];
 
+/// Words that start a new question inside a message, found in one pass.
+pub struct Markers(Option<AhoCorasick>);
+
+impl Markers {
+    pub fn new(words: &[String]) -> Markers {
+        let words: Vec<&str> = words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !w.is_empty())
+            .collect();
+        Markers(
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(words)
+                .ok(),
+        )
+    }
+
+    /// The text with a line break before each marker.
+    fn mark<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let Some(ac) = &self.0 else {
+            return std::borrow::Cow::Borrowed(text);
+        };
+        let mut out = String::new();
+        let mut last = 0;
+        for m in ac.find_iter(text) {
+            out.push_str(&text[last..m.start()]);
+            out.push('\n');
+            last = m.start();
+        }
+        if last == 0 && out.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        out.push_str(&text[last..]);
+        std::borrow::Cow::Owned(out)
+    }
+}
+
 /// One question of a message, with the context around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clause {
@@ -301,23 +339,10 @@ pub struct Clause {
 /// sentence-final particle (吗, 呢, 啊, 呀, 嘛) followed by more text. A part without an
 /// interrogative cue is context of the question it precedes (or of the
 /// last one).
-pub fn clauses(text: &str, markers: &[String]) -> Vec<Clause> {
+pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
     // A marker ("想问一下", "第二个是", "另外") starts a new part.
-    let mut marked = String::with_capacity(text.len() + 8);
-    let mut rest = text;
-    'scan: while let Some(c) = rest.chars().next() {
-        for m in markers {
-            if !m.is_empty() && rest.starts_with(m.as_str()) {
-                marked.push('\n');
-                marked.push_str(m);
-                rest = &rest[m.len()..];
-                continue 'scan;
-            }
-        }
-        marked.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    let text = marked.as_str();
+    let marked = markers.mark(text);
+    let text: &str = &marked;
     let mut raw: Vec<String> = Vec::new();
     let mut cur = String::new();
     let chars: Vec<char> = text.chars().collect();
@@ -426,7 +451,8 @@ mod tests {
     }
 
     fn split(text: &str) -> Vec<(String, String)> {
-        clauses(text, &["想问一下".to_string(), "第二个是".to_string()])
+        let markers = Markers::new(&["想问一下".to_string(), "第二个是".to_string()]);
+        clauses(text, &markers)
             .into_iter()
             .map(|c| (c.text, c.context))
             .collect()

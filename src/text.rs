@@ -10,6 +10,7 @@
 use crate::knowledge::Lexicon;
 use aho_corasick::{AhoCorasick, MatchKind};
 use jieba_rs::Jieba;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{HashMap, HashSet};
 use unicode_normalization::UnicodeNormalization;
 
@@ -249,11 +250,16 @@ const MAX_HOMOPHONE_CHARS: usize = 6;
 
 /// Domain words keyed by the toneless pinyin of their characters.
 struct Homophones {
-    syllables: HashMap<&'static str, u64>,
-    words: HashMap<Vec<u64>, String>,
-    /// Words of the general word list: a real word is never "corrected"
-    /// (学士 stays 学士; slips that are real words go in the typo list).
-    known: HashSet<String>,
+    syllables: FxHashMap<&'static str, u16>,
+    /// Packed syllable ids of a word (see `pack`) -> the word.
+    words: FxHashMap<u64, String>,
+    /// Packed keys of the first two syllables of every word: most runs
+    /// fail here, before any longer key is built.
+    starts: FxHashSet<u64>,
+    /// Words of the general word list that sound like a domain word: a real
+    /// word is never "corrected" (学士 stays 学士; slips that are real words,
+    /// such as 学识, go in the typo list).
+    known: FxHashSet<String>,
 }
 
 fn syllable(c: char) -> Option<&'static str> {
@@ -261,17 +267,19 @@ fn syllable(c: char) -> Option<&'static str> {
     c.to_pinyin().map(|p| p.plain())
 }
 
+/// Up to MAX_HOMOPHONE_CHARS syllable ids, 10 bits each, in one number.
+fn pack(ids: &[u16]) -> u64 {
+    ids.iter()
+        .fold(0u64, |k, &id| (k << 10) | u64::from(id + 1))
+}
+
 impl Homophones {
     fn new(lex: &Lexicon) -> Homophones {
         let mut h = Homophones {
-            syllables: HashMap::new(),
-            words: HashMap::new(),
-            known: lex
-                .segmentation_text
-                .lines()
-                .filter_map(|l| l.split_whitespace().next())
-                .map(str::to_string)
-                .collect(),
+            syllables: FxHashMap::default(),
+            words: FxHashMap::default(),
+            starts: FxHashSet::default(),
+            known: FxHashSet::default(),
         };
         let targets = lex
             .dictionary
@@ -290,38 +298,50 @@ impl Homophones {
             {
                 continue;
             }
-            if let Some(key) = h.key(&w.chars().collect::<Vec<_>>(), true) {
-                h.known.insert(w.clone());
-                h.words.entry(key).or_insert(w);
+            let ids: Option<Vec<u16>> = w
+                .chars()
+                .map(|c| {
+                    let s = syllable(c)?;
+                    let next = h.syllables.len() as u16;
+                    Some(*h.syllables.entry(s).or_insert(next))
+                })
+                .collect();
+            if let Some(ids) = ids {
+                h.starts.insert(pack(&ids[..2]));
+                h.words.entry(pack(&ids)).or_insert(w);
+            }
+        }
+        // Only general words that collide with a domain word matter.
+        for word in lex
+            .segmentation_text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            let chars: Vec<char> = word.chars().collect();
+            if !(2..=MAX_HOMOPHONE_CHARS).contains(&chars.len()) {
+                continue;
+            }
+            // Most words fail on their first two syllables.
+            if !h
+                .ids(&chars[..2])
+                .is_some_and(|ids| h.starts.contains(&pack(&ids)))
+            {
+                continue;
+            }
+            if let Some(ids) = h.ids(&chars)
+                && h.words.contains_key(&pack(&ids))
+            {
+                h.known.insert(word.to_string());
             }
         }
         h
     }
 
-    fn key(&mut self, chars: &[char], add: bool) -> Option<Vec<u64>> {
+    fn ids(&self, chars: &[char]) -> Option<Vec<u16>> {
         chars
             .iter()
-            .map(|&c| {
-                let s = syllable(c)?;
-                let next = self.syllables.len() as u64;
-                match self.syllables.get(s) {
-                    Some(&id) => Some(id),
-                    None if add => {
-                        self.syllables.insert(s, next);
-                        Some(next)
-                    }
-                    None => None,
-                }
-            })
-            .collect()
-    }
-
-    fn lookup(&self, chars: &[char]) -> Option<&str> {
-        let key: Option<Vec<u64>> = chars
-            .iter()
             .map(|&c| syllable(c).and_then(|s| self.syllables.get(s).copied()))
-            .collect();
-        self.words.get(&key?).map(String::as_str)
+            .collect()
     }
 
     /// Replace runs of Chinese characters that sound like a domain word but
@@ -331,21 +351,36 @@ impl Homophones {
             return text.to_string();
         }
         let chars: Vec<char> = text.chars().collect();
+        // Each character's syllable id, once (None: no domain syllable).
+        let ids: Vec<Option<u16>> = chars
+            .iter()
+            .map(|&c| {
+                if is_cjk(c) {
+                    syllable(c).and_then(|s| self.syllables.get(s).copied())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
         'outer: while i < chars.len() {
-            if is_cjk(chars[i]) {
-                let max = MAX_HOMOPHONE_CHARS.min(chars.len() - i);
-                for len in (2..=max).rev() {
-                    let run = &chars[i..i + len];
-                    if !run.iter().all(|&c| is_cjk(c)) {
-                        continue;
-                    }
-                    if let Some(word) = self.lookup(run) {
-                        let original: String = run.iter().collect();
+            let run = ids[i..]
+                .iter()
+                .take(MAX_HOMOPHONE_CHARS)
+                .take_while(|id| id.is_some())
+                .count();
+            if run >= 2 {
+                let run_ids: Vec<u16> = ids[i..i + run].iter().flatten().copied().collect();
+                if self.starts.contains(&pack(&run_ids[..2])) {
+                    for len in (2..=run).rev() {
+                        let Some(word) = self.words.get(&pack(&run_ids[..len])) else {
+                            continue;
+                        };
+                        let original: String = chars[i..i + len].iter().collect();
                         // 不上 is no slip for 补上: grammar stays.
-                        let grammar = run.iter().any(|c| FUNCTION_CHARS.contains(*c));
-                        if original == word || grammar || self.known.contains(&original) {
+                        let grammar = original.chars().any(|c| FUNCTION_CHARS.contains(c));
+                        if original == *word || grammar || self.known.contains(&original) {
                             out.push_str(&original);
                         } else {
                             out.push_str(word);
@@ -415,29 +450,33 @@ fn rewrite_with(ac: &AhoCorasick, repl: &[String], ascii_key: &[bool], text: &st
 
 /// Width, case, script and punctuation normalisation (no lexicon needed).
 pub fn prepare(text: &str) -> String {
-    let clipped: String = text.chars().take(MAX_QUESTION_CHARS).collect();
-    let nfkc: String = clipped.nfkc().collect::<String>().to_lowercase();
+    let clipped: &str = match text.char_indices().nth(MAX_QUESTION_CHARS) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    };
+    // Most questions are already in NFKC: skip the composition pass.
+    let nfkc: String = match unicode_normalization::is_nfkc_quick(clipped.chars()) {
+        unicode_normalization::IsNormalized::Yes => clipped.to_lowercase(),
+        _ => clipped.nfkc().collect::<String>().to_lowercase(),
+    };
     let simplified = fast2s::convert(&nfkc);
-    let chars: Vec<char> = simplified.chars().collect();
-    chars
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &c)| {
-            // 400-666-0656 is one number.
-            let digit = |j: Option<usize>| {
-                j.and_then(|j| chars.get(j))
-                    .is_some_and(char::is_ascii_digit)
-            };
-            if c == '-' && digit(i.checked_sub(1)) && digit(Some(i + 1)) {
-                return None;
-            }
-            Some(if c.is_alphanumeric() && (c.is_ascii() || is_cjk(c)) {
+    let mut out = String::with_capacity(simplified.len());
+    let mut chars = simplified.chars().peekable();
+    let mut prev = ' ';
+    while let Some(c) = chars.next() {
+        // 400-666-0656 is one number.
+        let joins_digits =
+            c == '-' && prev.is_ascii_digit() && chars.peek().is_some_and(char::is_ascii_digit);
+        if !joins_digits {
+            out.push(if c.is_alphanumeric() && (c.is_ascii() || is_cjk(c)) {
                 c
             } else {
                 ' '
-            })
-        })
-        .collect()
+            });
+        }
+        prev = c;
+    }
+    out
 }
 
 /// Split `text` into parts of at most `max` as measured by `len` (chars
