@@ -10,9 +10,11 @@
 mod fake_api;
 
 use fake_api::{FakeApi, TOKEN};
+use jxjy_bot::clock::Stop;
+use jxjy_bot::delivery::{self, Address, SendError, Sender};
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::knowledge::Kb;
-use jxjy_bot::reminders::{self, Schedule, SendError, Sender};
+use jxjy_bot::reminders::{self, Schedule};
 use jxjy_bot::store::{ChatKind, Store, Subscription};
 use std::io::Write;
 use std::path::Path;
@@ -224,16 +226,15 @@ fn bot() {
             admins: vec![],
             webhooks: vec![],
         });
-        let bot = teloxide::Bot::new(TOKEN).set_api_url(api.url().parse().expect("url"));
+        let tg = jxjy_bot::telegram::Telegram::local(TOKEN, &api.url()).expect("client");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(jxjy_bot::bot::run(
-            jxjy_bot::bot::throttled(bot, false),
-            app,
-            Duration::from_secs(3600),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let opts = jxjy_bot::bot::Options {
+            reminder_every: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let task = tokio::spawn(jxjy_bot::bot::run(Arc::new(tg), app, opts, async move {
+            let _ = rx.await;
+        }));
         let deadline = Instant::now() + Duration::from_secs(300);
         while api.counters().sends < N && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -256,7 +257,7 @@ fn bot() {
 
 struct Counting(AtomicUsize);
 impl Sender for Counting {
-    async fn send(&self, _chat: i64, text: &str) -> Result<(), SendError> {
+    async fn send(&self, _to: &Address, text: &str, _stop: &Stop) -> Result<(), SendError> {
         std::hint::black_box(text);
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -293,13 +294,13 @@ fn fanout() {
         let sender = Counting(AtomicUsize::new(0));
         let t = Instant::now();
         let r = rt
-            .block_on(reminders::deliver_due(
+            .block_on(delivery::deliver_due(
                 &store,
                 &k.facts,
                 &Schedule::default(),
                 at,
                 &sender,
-                batch,
+                &delivery::Options::batch(batch),
             ))
             .expect("deliver");
         let secs = t.elapsed().as_secs_f64();

@@ -18,13 +18,17 @@
 //! - [`webhook`]: reminders to WeCom, DingTalk and Feishu group robots.
 //! - [`error`]: typed errors of the library.
 
+pub mod backup;
 pub mod bot;
 pub mod check;
 pub mod clock;
 pub mod commands;
+pub mod delivery;
 pub mod dialogue;
 pub mod error;
+pub mod inbox;
 pub mod knowledge;
+pub mod limits;
 pub mod matcher;
 pub mod reminders;
 pub mod stats;

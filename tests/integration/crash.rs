@@ -20,6 +20,7 @@ fn sender(api: &FakeApi, dir: &std::path::Path) -> std::process::Command {
             "2024-12-24T09:00+08:00",
             "--batch",
             &batch,
+            "--no-throttle",
         ],
         dir,
     );

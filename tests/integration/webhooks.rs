@@ -4,11 +4,12 @@
 
 use crate::responder;
 use jxjy_bot::clock::{Clock, ManualClock};
+use jxjy_bot::delivery::{Options, Report};
 use jxjy_bot::reminders::Schedule;
 use jxjy_bot::store::{Delivery, Store};
 use jxjy_bot::webhook::{
-    Kind, Target, WebhookClient, WebhookError, deliver_due, dingtalk_sign, feishu_sign,
-    load_config, sent_key,
+    Kind, Robots, Target, WebhookClient, WebhookError, dingtalk_sign, feishu_sign, load_config,
+    sent_key,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,6 +27,24 @@ fn fixed_clock() -> Arc<ManualClock> {
 
 fn client(clock: &Arc<ManualClock>) -> WebhookClient {
     WebhookClient::new(clock.clone(), Arc::new(clock.clone())).unwrap()
+}
+
+/// The one delivery path, to these robots only.
+pub async fn deliver_due(
+    store: &Store,
+    facts: &jxjy_bot::knowledge::Facts,
+    schedule: &Schedule,
+    now: chrono::DateTime<chrono::Utc>,
+    targets: &[Target],
+    client: Arc<WebhookClient>,
+) -> Report {
+    let robots = Robots {
+        client,
+        targets: targets.to_vec(),
+    };
+    jxjy_bot::delivery::deliver_due(store, facts, schedule, now, &robots, &Options::batch(64))
+        .await
+        .unwrap()
 }
 
 fn target(kind: Kind, url: String, secret: Option<&str>) -> Target {
@@ -401,16 +420,28 @@ async fn reminders_reach_robots_once_across_restarts() {
         store
             .mark(&[sent_key("b", facts.deadline, 7)], Delivery::InFlight)
             .unwrap();
-        let r = deliver_due(&store, facts, &schedule, now, &targets, &client(&clock))
-            .await
-            .unwrap();
+        let r = deliver_due(
+            &store,
+            facts,
+            &schedule,
+            now,
+            &targets,
+            Arc::new(client(&clock)),
+        )
+        .await;
         assert_eq!(r.sent, 2);
         store.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let r = deliver_due(&store, facts, &schedule, now, &targets, &client(&clock))
-        .await
-        .unwrap();
+    let r = deliver_due(
+        &store,
+        facts,
+        &schedule,
+        now,
+        &targets,
+        Arc::new(client(&clock)),
+    )
+    .await;
     assert_eq!(r.sent, 0, "nothing doubled after a restart");
     let bodies: Vec<Value> = server
         .received_requests()
@@ -574,16 +605,22 @@ async fn a_stopped_target_is_not_tried_again() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     let clock = Arc::new(ManualClock::new(now));
-    let c = client(&clock);
+    let c = Arc::new(client(&clock));
     let targets = vec![target(
         Kind::Wecom,
         format!("{}/cgi-bin/webhook/send?key=BAD", server.uri()),
         None,
     )];
     for _ in 0..3 {
-        let r = deliver_due(&store, facts, &Schedule::default(), now, &targets, &c)
-            .await
-            .unwrap();
+        let r = deliver_due(
+            &store,
+            facts,
+            &Schedule::default(),
+            now,
+            &targets,
+            c.clone(),
+        )
+        .await;
         assert_eq!((r.sent, r.stopped.len()), (0, 1));
     }
     assert_eq!(
