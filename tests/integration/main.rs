@@ -8,6 +8,7 @@ mod fake_api;
 mod kb_check;
 mod reminders;
 mod robustness;
+mod store;
 mod telegram;
 mod webhooks;
 

@@ -669,3 +669,34 @@ fn remind_plan_lists_robots_without_sending() {
     );
     assert!(text.contains("还剩7天"), "{text}");
 }
+
+/// Config errors name the file, the target and the problem, but never
+/// echo a key, a secret or a URL holding one.
+#[test]
+fn config_errors_never_echo_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        // A syntax error on the line that holds the secret.
+        "[[webhook]]\nname = \"a\"\nkind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=TOPSECRET1\"\nsecret = \"SECTOPSECRET2\" oops\n",
+        // A URL that is not one, holding a key.
+        "[[webhook]]\nname = \"b\"\nkind = \"wecom\"\nurl = \"qyapi.weixin.qq.com/send?key=TOPSECRET3\"\n",
+        // Both url and key.
+        "[[webhook]]\nname = \"c\"\nkind = \"wecom\"\nurl = \"https://x/send?key=TOPSECRET4\"\nkey = \"TOPSECRET5\"\n",
+        // A wrong type where a secret goes.
+        "[[webhook]]\nname = \"d\"\nkind = \"feishu\"\nkey = \"TOPSECRET6\"\nsecret = [\"TOPSECRET7\"]\n",
+    ] {
+        let p = write_config(dir.path(), text);
+        let e = load_config(&p).unwrap_err().to_string();
+        assert!(e.contains("jxjy.toml"), "{e}");
+        assert!(!e.contains("TOPSECRET"), "secret echoed: {e}");
+        // The binary says the same.
+        let out = std::process::Command::new(crate::bin())
+            .args(["webhook", "list", "--config"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(!err.contains("TOPSECRET"), "secret echoed: {err}");
+    }
+}
