@@ -122,6 +122,8 @@ pub fn remind(
                 kind,
                 active: true,
             })?;
+            // A chat given up after refusals starts afresh.
+            ctx.store.dest_ok(&crate::delivery::chat_dest_id(chat_id))?;
         } else {
             ctx.store.remove_subscription(chat_id)?;
         }

@@ -471,12 +471,16 @@ impl WebhookClient {
         let status = resp.status();
         let text = resp.text().await.map_err(no_answer)?;
         let snippet: String = text.chars().take(200).collect();
-        match serde_json::from_str(&text) {
-            Ok(v) => Ok(v),
-            Err(_) if status.is_server_error() => Err(WebhookError::Network {
+        if status.is_server_error() {
+            // The platform (or a gateway in front of it) failed, whatever
+            // the body says: retried.
+            return Err(WebhookError::Network {
                 target: t.name.clone(),
                 message: format!("HTTP {status}: {snippet}"),
-            }),
+            });
+        }
+        match serde_json::from_str(&text) {
+            Ok(v) => Ok(v),
             Err(_) if status.is_success() => Err(WebhookError::NoAnswer {
                 target: t.name.clone(),
                 message: format!("unreadable answer: {snippet}"),

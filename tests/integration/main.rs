@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod delivery;
 mod eval;
 mod fake_api;
 mod kb_check;

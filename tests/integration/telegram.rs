@@ -878,3 +878,53 @@ async fn serve_delivers_reminders_to_chats_and_robots() {
     );
     h.stop().await;
 }
+
+/// Telegram unreachable at start-up: `serve` waits with backoff, logging
+/// each try, instead of exiting; then it works as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_waits_for_telegram_at_start_up() {
+    // Nothing listens: connection refused, try after try, until SIGTERM.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let api = FakeApi::start().await;
+    let mut cmd = api.command(&["serve"], dir.path());
+    cmd.env("TELOXIDE_API_URL", format!("http://{closed}/"));
+    let mut child = crate::Logged::spawn(cmd);
+    assert!(
+        eventually(30, || child.log().matches("waiting for Telegram").count()
+            >= 2)
+        .await,
+        "{}",
+        child.log()
+    );
+    child.signal("-TERM");
+    let exit = child.wait_exit(30).await;
+    assert!(exit.success(), "{exit:?}\n{}", child.log());
+
+    // Three 502 pages from a gateway, then Telegram: the bot answers.
+    for _ in 0..3 {
+        api.fault(
+            "getme",
+            0,
+            Fault::Raw(502, "<html><body>502 Bad Gateway</body></html>".into()),
+        );
+    }
+    api.text(TEACHER, TEACHER, "咨询电话");
+    let mut child = crate::Logged::spawn(api.command(&["serve"], dir.path()));
+    let sent = api.wait_sent(TEACHER, 1, 60).await;
+    assert!(
+        sent.first().is_some_and(|s| text(s).contains("12333")),
+        "{}",
+        child.log()
+    );
+    let log = child.log();
+    for n in 1..=3 {
+        assert!(log.contains(&format!("try_={n}")), "{log}");
+    }
+    assert_eq!(log.matches("waiting for Telegram").count(), 3, "{log}");
+    child.signal("-TERM");
+    assert!(child.wait_exit(30).await.success());
+}

@@ -634,6 +634,35 @@ async fn a_stopped_target_is_not_tried_again() {
             .unwrap(),
         Some(Delivery::Sent)
     );
+    // The same target with a corrected key is tried again, this reminder
+    // included; given up is recorded, so a restart alone does not retry.
+    let good = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body(Kind::Wecom)))
+        .mount(&good)
+        .await;
+    let r = deliver_due(
+        &store,
+        facts,
+        &Schedule::default(),
+        now,
+        &targets,
+        Arc::new(client(&clock)),
+    )
+    .await;
+    assert_eq!(
+        (r.sent, r.stopped.len()),
+        (0, 1),
+        "still given up after a restart"
+    );
+    let fixed = vec![target(
+        Kind::Wecom,
+        format!("{}/cgi-bin/webhook/send?key=GOOD", good.uri()),
+        None,
+    )];
+    let r = deliver_due(&store, facts, &Schedule::default(), now, &fixed, c).await;
+    assert_eq!((r.sent, r.stopped.len()), (1, 0), "{r:?}");
+    assert_eq!(good.received_requests().await.unwrap().len(), 1);
 }
 
 #[test]
