@@ -88,6 +88,10 @@ impl Inbox {
     /// skipped. Returns the new ones, in order.
     pub fn put(&self, updates: Vec<(String, serde_json::Value)>) -> Result<Vec<Item>, StoreError> {
         use sled::Transactional;
+        if updates.is_empty() {
+            // Idle long polling comes back empty several times a second.
+            return Ok(Vec::new());
+        }
         let now = chrono::Utc::now();
         let new = (&self.store.inbox, &self.store.inbox_queue)
             .transaction(|(inbox, queue)| {

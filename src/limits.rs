@@ -68,6 +68,9 @@ pub struct Cancelled;
 
 #[derive(Default)]
 struct State {
+    /// When the next paced message may go (on a fixed grid, so waking a
+    /// little late does not slow the pace down).
+    next_paced: Option<DateTime<Utc>>,
     overall: Window,
     keys: HashMap<String, Window>,
     /// Keys (or "" for all) told to wait by the platform (429) until then.
@@ -78,6 +81,8 @@ pub struct Limiter {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     overall: Vec<(Duration, usize)>,
+    /// At most one message per this interval overall, evenly.
+    pace: Option<Duration>,
     state: Mutex<State>,
 }
 
@@ -90,8 +95,15 @@ impl Limiter {
             clock,
             sleeper,
             overall: overall.to_vec(),
+            pace: None,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Also space all messages evenly, one per `interval`.
+    pub fn paced(mut self, interval: Duration) -> Limiter {
+        self.pace = Some(interval);
+        self
     }
 
     /// Wait until one more message to `key` fits both the overall windows
@@ -108,11 +120,24 @@ impl Limiter {
                     .max()
                     .and_then(|t| (*t - now).to_std().ok());
                 let keyed = st.keys.get(key).and_then(|w| w.wait(per_key, now));
-                let wait = [paused, st.overall.wait(&self.overall, now), keyed]
+                let paced = st
+                    .next_paced
+                    .filter(|t| *t > now)
+                    .and_then(|t| (t - now).to_std().ok());
+                let wait = [paused, st.overall.wait(&self.overall, now), keyed, paced]
                     .into_iter()
                     .flatten()
                     .max();
                 if wait.is_none() {
+                    if let Some(p) = self.pace {
+                        let p = chrono_of(p);
+                        // On the grid when a little late; after a pause,
+                        // from now (no burst to catch up).
+                        st.next_paced = Some(match st.next_paced {
+                            Some(t) if now - t < p => t + p,
+                            _ => now + p,
+                        });
+                    }
                     st.overall.record(now, &self.overall);
                     st.keys
                         .entry(key.to_string())
@@ -128,8 +153,10 @@ impl Limiter {
             };
             if let Some(d) = wait {
                 tokio::select! {
-                    _ = self.sleeper.sleep(d) => {}
+                    // A stop already given wins over a wait that is over.
+                    biased;
                     _ = stop.wait() => return Err(Cancelled),
+                    _ = self.sleeper.sleep(d) => {}
                 }
             }
         }
@@ -196,5 +223,24 @@ mod tests {
         let before = clock.now();
         l.acquire("e", per_chat, &stop).await.unwrap();
         assert!(clock.now() - before >= chrono::Duration::seconds(30));
+    }
+
+    #[tokio::test]
+    async fn pacing_keeps_an_even_grid() {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let l = Limiter::new(clock.clone(), Arc::new(clock.clone()), &[])
+            .paced(Duration::from_millis(40));
+        let stop = Stop::never();
+        for i in 0..10 {
+            l.acquire(&i.to_string(), &[], &stop).await.unwrap();
+            // Waking 3 ms late does not push the grid back.
+            clock.advance(chrono::Duration::milliseconds(3));
+        }
+        // Ten on a 40 ms grid, the first at once: the tenth at 360 ms.
+        l.acquire("x", &[], &stop).await.unwrap();
+        assert_eq!(clock.now() - t0(), chrono::Duration::milliseconds(400));
+        let stopped = Stop::new();
+        stopped.0.stop();
+        assert_eq!(l.acquire("y", &[], &stopped.1).await, Err(Cancelled));
     }
 }

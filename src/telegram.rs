@@ -36,14 +36,20 @@ pub enum SetupError {
 
 /// Telegram's limits: 30 messages a second overall, one a second per
 /// chat, 20 a minute per group. The windows are a little longer than
-/// Telegram's so that requests arriving a few milliseconds apart from how
-/// they left never count as too many.
+/// Telegram's, and messages are also paced evenly (one per 1.1 s / 30):
+/// a burst of 30 at once reaches the server spread out by its own queue,
+/// so the next message, sent on time, would land inside the same second.
 const OVERALL: &Limits = &[(Duration::from_millis(1100), 30)];
+const PACE: Duration = Duration::from_micros(36_700);
 const PER_CHAT: &Limits = &[(Duration::from_millis(1100), 1)];
 const PER_GROUP: &Limits = &[
     (Duration::from_millis(1100), 1),
     (Duration::from_secs(61), 20),
 ];
+
+fn telegram_limiter() -> Limiter {
+    Limiter::new(Arc::new(SystemClock), Arc::new(TokioSleeper), OVERALL).paced(PACE)
+}
 
 /// What became of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,8 +225,7 @@ impl Telegram {
 
     /// Keep Telegram's limits (or not).
     pub fn with_limits(mut self, on: bool) -> Telegram {
-        self.limiter =
-            on.then(|| Limiter::new(Arc::new(SystemClock), Arc::new(TokioSleeper), OVERALL));
+        self.limiter = on.then(telegram_limiter);
         self
     }
 

@@ -52,6 +52,7 @@ struct State {
     members: HashMap<(i64, i64), &'static str>,
     /// For benchmarks, without copying every recorded request.
     first_get_updates: Option<std::time::Instant>,
+    first_send: Option<std::time::Instant>,
     last_send: Option<std::time::Instant>,
     sends: usize,
 }
@@ -60,6 +61,9 @@ struct State {
 #[derive(Debug, Clone, Copy)]
 pub struct Counters {
     pub first_get_updates: Option<std::time::Instant>,
+    /// Read by the benchmarks (the sustained rate).
+    #[allow(dead_code)]
+    pub first_send: Option<std::time::Instant>,
     pub last_send: Option<std::time::Instant>,
     pub sends: usize,
     /// 429s given by the strict limits.
@@ -193,6 +197,7 @@ impl Handler {
             "sendmessage" => {
                 st.next_message_id += 1;
                 st.sends += 1;
+                st.first_send.get_or_insert_with(std::time::Instant::now);
                 st.last_send = Some(std::time::Instant::now());
                 ok(json!({
                     "message_id": st.next_message_id, "date": 1_700_000_000,
@@ -386,6 +391,7 @@ impl FakeApi {
         let st = self.state.lock().unwrap();
         Counters {
             first_get_updates: st.first_get_updates,
+            first_send: st.first_send,
             last_send: st.last_send,
             sends: st.sends,
             too_many: st.too_many,
