@@ -206,8 +206,7 @@ impl Telegram {
             http,
             api,
             token: token.to_string(),
-            limiter: limits
-                .then(|| Limiter::new(Arc::new(SystemClock), Arc::new(TokioSleeper), OVERALL)),
+            limiter: limits.then(telegram_limiter),
             timeout: Duration::from_secs(20),
             backoff: Backoff::default(),
         }

@@ -46,6 +46,8 @@ struct State {
     overall: VecDeque<std::time::Instant>,
     per_chat: HashMap<i64, VecDeque<std::time::Instant>>,
     too_many: usize,
+    /// Messages accepted, per chat.
+    delivered: HashMap<i64, usize>,
     /// Highest offset any getUpdates asked for.
     max_offset: i64,
     /// (chat, user) -> "administrator" | "member" | "creator"
@@ -197,6 +199,7 @@ impl Handler {
             "sendmessage" => {
                 st.next_message_id += 1;
                 st.sends += 1;
+                *st.delivered.entry(chat).or_default() += 1;
                 st.first_send.get_or_insert_with(std::time::Instant::now);
                 st.last_send = Some(std::time::Instant::now());
                 ok(json!({
@@ -397,6 +400,11 @@ impl FakeApi {
             too_many: st.too_many,
             max_offset: st.max_offset,
         }
+    }
+
+    /// Messages accepted (not refused with 429), per chat.
+    pub fn delivered(&self) -> HashMap<i64, usize> {
+        self.state.lock().unwrap().delivered.clone()
     }
 
     pub fn set_member(&self, chat: i64, user: i64, status: &'static str) {
