@@ -167,17 +167,30 @@ impl Inbox {
     /// half a second, and an update processed again after a crash changes
     /// nothing twice (its operation id is recorded with its change).
     pub fn done(&self, item: &Item) -> Result<(), StoreError> {
+        use sled::Transactional;
         let key = self.key(&item.id);
-        let rec = Record {
+        let rec = encode(&Record {
             state: State::Done,
             received: chrono::Utc::now(),
             seq: item.seq,
             payload: None,
-        };
-        let mut batch = sled::Batch::default();
-        batch.remove(self.queue_key(item.seq));
-        self.store.inbox_queue.apply_batch(batch)?;
-        self.store.inbox.insert(key, encode(&rec))?;
+        });
+        let queue_key = self.queue_key(item.seq);
+        // Both or neither: a record left pending without its queue entry
+        // would never be handled nor pruned.
+        (&self.store.inbox, &self.store.inbox_queue)
+            .transaction(|(inbox, queue)| {
+                queue.remove(queue_key.as_slice())?;
+                inbox.insert(key.as_slice(), rec.as_slice())?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(()) => StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    message: "aborted".into(),
+                },
+                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+            })?;
         let _ = self
             .pending
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
