@@ -310,11 +310,6 @@ fn fanout() {
             r.sent
         );
     }
-    println!(
-        "| projected wall time for 100,000 private reminders at Telegram's 30 messages/s | {:.0} s ≈ {:.0} min (progress is durable per batch; see the crash test) |",
-        N as f64 / 30.0,
-        N as f64 / 30.0 / 60.0
-    );
 }
 
 /// Peak RSS (VmHWM) of a running process, polled until it exits or `until`.
