@@ -2,7 +2,7 @@
 //! the bot end to end against the fake Bot API, reminder fan-out, memory.
 //!
 //! `cargo bench --bench figures` runs all; name sections to run some:
-//! `cargo bench --bench figures -- matcher startup bot fanout memory`.
+//! `cargo bench --bench figures -- matcher startup bot fanout memory rate backlog`.
 //! Figures are printed, never asserted: the machines are shared and noisy.
 
 #[path = "../tests/integration/fake_api.rs"]
@@ -10,9 +10,11 @@
 mod fake_api;
 
 use fake_api::{FakeApi, TOKEN};
+use jxjy_bot::clock::Stop;
+use jxjy_bot::delivery::{self, Address, SendError, Sender};
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::knowledge::Kb;
-use jxjy_bot::reminders::{self, Schedule, SendError, Sender};
+use jxjy_bot::reminders::{self, Schedule};
 use jxjy_bot::store::{ChatKind, Store, Subscription};
 use std::io::Write;
 use std::path::Path;
@@ -224,16 +226,15 @@ fn bot() {
             admins: vec![],
             webhooks: vec![],
         });
-        let bot = teloxide::Bot::new(TOKEN).set_api_url(api.url().parse().expect("url"));
+        let tg = jxjy_bot::telegram::Telegram::local(TOKEN, &api.url()).expect("client");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(jxjy_bot::bot::run(
-            jxjy_bot::bot::throttled(bot, false),
-            app,
-            Duration::from_secs(3600),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let opts = jxjy_bot::bot::Options {
+            reminder_every: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let task = tokio::spawn(jxjy_bot::bot::run(Arc::new(tg), app, opts, async move {
+            let _ = rx.await;
+        }));
         let deadline = Instant::now() + Duration::from_secs(300);
         while api.counters().sends < N && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -256,7 +257,7 @@ fn bot() {
 
 struct Counting(AtomicUsize);
 impl Sender for Counting {
-    async fn send(&self, _chat: i64, text: &str) -> Result<(), SendError> {
+    async fn send(&self, _to: &Address, text: &str, _stop: &Stop) -> Result<(), SendError> {
         std::hint::black_box(text);
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -293,13 +294,13 @@ fn fanout() {
         let sender = Counting(AtomicUsize::new(0));
         let t = Instant::now();
         let r = rt
-            .block_on(reminders::deliver_due(
+            .block_on(delivery::deliver_due(
                 &store,
                 &k.facts,
                 &Schedule::default(),
                 at,
                 &sender,
-                batch,
+                &delivery::Options::batch(batch),
             ))
             .expect("deliver");
         let secs = t.elapsed().as_secs_f64();
@@ -309,11 +310,6 @@ fn fanout() {
             r.sent
         );
     }
-    println!(
-        "| projected wall time for 100,000 private reminders at Telegram's 30 messages/s | {:.0} s ≈ {:.0} min (progress is durable per batch; see the crash test) |",
-        N as f64 / 30.0,
-        N as f64 / 30.0 / 60.0
-    );
 }
 
 /// Peak RSS (VmHWM) of a running process, polled until it exits or `until`.
@@ -370,7 +366,13 @@ fn memory() {
     let api = rt.block_on(FakeApi::start());
     let mut child = api
         .command(
-            &["remind", "send", "--at", "2024-12-24T09:00+08:00"],
+            &[
+                "remind",
+                "send",
+                "--at",
+                "2024-12-24T09:00+08:00",
+                "--no-throttle",
+            ],
             dir.path(),
         )
         .spawn()
@@ -378,10 +380,138 @@ fn memory() {
     let t = Instant::now();
     let peak = watch_rss(&mut child, || false);
     println!(
-        "| peak RSS of `remind send`: one slot to 100,000 subscribers through the fake Bot API | {:.1} MB ({} sent in {:.1} s) |",
+        "| peak RSS of `remind send --no-throttle`: one slot to 100,000 subscribers through the fake Bot API | {:.1} MB ({} sent in {:.1} s) |",
         peak as f64 / 1024.0,
         api.counters().sends,
         t.elapsed().as_secs_f64()
+    );
+}
+
+fn term(child: &std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// Wait for `child` to exit; how long it took.
+fn time_exit(child: &mut std::process::Child, limit: Duration) -> Option<Duration> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return Some(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    None
+}
+
+/// Reminders at Telegram's real rate: `remind send`, throttled as in
+/// production, against a fake Bot API that enforces Telegram's limits and
+/// answers 429 past them; then SIGTERM in the middle of such a run.
+fn rate() {
+    const N: i64 = 3_000;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let api = rt.block_on(FakeApi::start_strict());
+    let dir = tempfile::tempdir().expect("tempdir");
+    subscribers(dir.path(), N);
+    let out = api
+        .command(
+            &["remind", "send", "--at", "2024-12-24T09:00+08:00"],
+            dir.path(),
+        )
+        .output()
+        .expect("remind send");
+    let c = api.counters();
+    match (out.status.success(), c.first_send, c.last_send) {
+        (true, Some(a), Some(b)) => {
+            let per_s = (c.sends - 1) as f64 / (b - a).as_secs_f64();
+            println!(
+                "| reminders at Telegram's limits: `remind send` to {N} subscribers, fake Bot API enforcing 30/s overall, 1/s per chat, 20/min per group | {per_s:.1} messages/s sustained ({} sent in {:.0} s, {} × 429); 100,000 projected: {:.0} min |",
+                c.sends,
+                (b - a).as_secs_f64(),
+                c.too_many,
+                100_000.0 / per_s / 60.0
+            );
+        }
+        _ => println!(
+            "| reminders at Telegram's limits | failed: {} |",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+
+    let api = rt.block_on(FakeApi::start_strict());
+    let dir = tempfile::tempdir().expect("tempdir");
+    subscribers(dir.path(), N);
+    let mut child = api
+        .command(
+            &["remind", "send", "--at", "2024-12-24T09:00+08:00"],
+            dir.path(),
+        )
+        .spawn()
+        .expect("remind send");
+    while api.counters().sends < 300 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    term(&child);
+    let stopped = time_exit(&mut child, Duration::from_secs(60));
+    let sent = api.counters().sends;
+    let store = Store::open(dir.path()).expect("store");
+    let recorded = (1..=N)
+        .filter(|c| {
+            let key = jxjy_bot::store::sent_key(*c, kb().facts.deadline, 7);
+            store.delivery(&key).ok().flatten() == Some(jxjy_bot::store::Delivery::Sent)
+        })
+        .count();
+    println!(
+        "| SIGTERM in the middle of that `remind send` | exits {} after the signal; {sent} sent, {recorded} recorded sent, {} left in flight |",
+        stopped.map_or("not within 60 s".into(), |d| format!(
+            "{:.2} s",
+            d.as_secs_f64()
+        )),
+        store.in_flight().map(|v| v.len()).unwrap_or(usize::MAX)
+    );
+}
+
+/// `serve` with 10,000 updates waiting at Telegram (10 questions from each
+/// of 1,000 chats), answering at Telegram's limits: memory while the
+/// backlog lasts, and SIGTERM to exit.
+fn backlog() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let api = rt.block_on(FakeApi::start());
+    let (dev, _) = questions();
+    for i in 0..10_000 {
+        api.text(1 + (i % 1000) as i64, 1, &dev[i % dev.len()]);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = api
+        .command(&["serve"], dir.path())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("serve");
+    let started = Instant::now();
+    let peak = watch_rss(&mut child, || started.elapsed() > Duration::from_secs(30));
+    let answered = api.counters().sends;
+    let fetched = api.counters().max_offset - 1;
+    term(&child);
+    let stopped = time_exit(&mut child, Duration::from_secs(60));
+    let store = Store::open(dir.path()).expect("store");
+    let pending = jxjy_bot::inbox::Inbox::open(&store, "telegram")
+        .map(|i| i.pending_count())
+        .unwrap_or(0);
+    println!(
+        "| `serve` with 10,000 updates waiting (1,000 chats), answering at Telegram's limits for 30 s | peak RSS {:.1} MB; {answered} answered, {fetched} fetched; SIGTERM to exit {}, {pending} left in the inbox |",
+        peak as f64 / 1024.0,
+        stopped.map_or("not within 60 s".into(), |d| format!(
+            "{:.2} s",
+            d.as_secs_f64()
+        )),
     );
 }
 
@@ -406,5 +536,11 @@ fn main() {
     }
     if want("memory") {
         memory();
+    }
+    if want("rate") {
+        rate();
+    }
+    if want("backlog") {
+        backlog();
     }
 }

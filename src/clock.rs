@@ -62,3 +62,56 @@ impl Sleeper for Arc<ManualClock> {
         Box::pin(std::future::ready(()))
     }
 }
+
+/// A shutdown signal: waits (rate limits, backoff, long polling) end early
+/// when it fires, and loops check it between steps.
+#[derive(Clone, Debug)]
+pub struct Stop(tokio::sync::watch::Receiver<bool>);
+
+/// Fires a [`Stop`].
+#[derive(Debug)]
+pub struct StopHandle(tokio::sync::watch::Sender<bool>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Stop {
+    pub fn new() -> (StopHandle, Stop) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (StopHandle(tx), Stop(rx))
+    }
+
+    /// A signal that never fires.
+    pub fn never() -> Stop {
+        Stop::new().1
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the signal fired (never, if its handle is gone
+    /// without firing).
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        loop {
+            if *rx.borrow_and_update() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Sleep for `d` unless the signal fires first; true if it fired.
+    pub async fn sleep(&self, d: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => self.is_set(),
+            _ = self.wait() => true,
+        }
+    }
+}

@@ -5,8 +5,8 @@
 use crate::error::StoreError;
 use crate::knowledge::{Facts, chinese_date};
 use crate::reminders::{Schedule, deadline_end, next_slot};
-use crate::store::{ChatKind, HourEntry, Store, Subscription};
-use crate::tracker::{self, Progress, check_entry, fmt_h, kind_name, parse_log};
+use crate::store::{ChatKind, HourEntry, HoursChange, Store, Subscription};
+use crate::tracker::{self, LOG_EXAMPLE, Progress, check_entry, fmt_h, kind_name, parse_log};
 use chrono::{DateTime, Utc};
 
 pub struct Ctx<'a> {
@@ -14,6 +14,10 @@ pub struct Ctx<'a> {
     pub facts: &'a Facts,
     pub schedule: &'a Schedule,
     pub now: DateTime<Utc>,
+    /// The operation asking (e.g. "telegram/123456", the update id): a
+    /// change it made before a crash is not made twice when the update is
+    /// processed again. None for the terminal.
+    pub op: Option<&'a str>,
 }
 
 impl Ctx<'_> {
@@ -27,16 +31,26 @@ pub fn log(ctx: &Ctx, user: i64, args: &str) -> Result<String, StoreError> {
         Ok(v) => v,
         Err(e) => return Ok(e.to_string()),
     };
-    let mut entries = ctx.store.hours(user)?;
-    if let Err(e) = check_entry(&entries, kind, hours) {
-        return Ok(e.to_string());
-    }
-    entries.push(HourEntry {
+    let entry = HourEntry {
         kind,
         hours,
         at: ctx.now,
-    });
-    ctx.store.set_hours(user, &entries)?;
+    };
+    // Checked and appended in one transaction: concurrent /log never
+    // overwrite each other, and a correction sees the latest total.
+    let change = ctx.store.update_hours(user, ctx.op, |entries| {
+        check_entry(entries, kind, hours).ok()?;
+        entries.push(entry.clone());
+        Some(())
+    })?;
+    let entries = match change {
+        HoursChange::Changed((), e) | HoursChange::Replayed(e) => e,
+        HoursChange::Unchanged(e) => {
+            return Ok(check_entry(&e, kind, hours)
+                .err()
+                .map_or_else(|| LOG_EXAMPLE.to_string(), |e| e.to_string()));
+        }
+    };
     let p = Progress::of(&entries);
     let verb = if hours < 0.0 {
         "已更正"
@@ -67,17 +81,14 @@ pub fn hours(ctx: &Ctx, user: i64) -> Result<String, StoreError> {
 }
 
 pub fn undo(ctx: &Ctx, user: i64) -> Result<String, StoreError> {
-    let mut entries = ctx.store.hours(user)?;
-    match entries.pop() {
-        None => Ok("没有可撤销的记录。".into()),
-        Some(e) => {
-            ctx.store.set_hours(user, &entries)?;
-            Ok(format!(
-                "已撤销：{} {}学时。",
-                kind_name(e.kind),
-                fmt_h(e.hours)
-            ))
-        }
+    match ctx.store.update_hours(user, ctx.op, Vec::pop)? {
+        HoursChange::Changed(e, _) => Ok(format!(
+            "已撤销：{} {}学时。",
+            kind_name(e.kind),
+            fmt_h(e.hours)
+        )),
+        HoursChange::Replayed(_) => Ok("已撤销上一条记录。".into()),
+        HoursChange::Unchanged(_) => Ok("没有可撤销的记录。".into()),
     }
 }
 
@@ -113,6 +124,8 @@ pub fn remind(
                 kind,
                 active: true,
             })?;
+            // A chat given up after refusals starts afresh.
+            ctx.store.dest_ok(&crate::delivery::chat_dest_id(chat_id))?;
         } else {
             ctx.store.remove_subscription(chat_id)?;
         }

@@ -39,6 +39,21 @@ pub enum StoreError {
         "data directory {path} is in use by another jxjy-bot process (or not writable): {message}"
     )]
     Locked { path: PathBuf, message: String },
+    #[error("data directory {path} cannot be created or written: {message}")]
+    NotWritable { path: PathBuf, message: String },
+    /// The store lost data it had (or cannot be read): refuse to run on it.
+    #[error(
+        "data directory {} is damaged: {reason}.\nStop every jxjy-bot using it, then restore the newest backup:\n  jxjy-bot restore --data-dir {} {}\n(the damaged files are moved aside), or move the directory away to start empty.",
+        path.display(),
+        path.display(),
+        backup.as_ref().map_or_else(|| "FILE.jsonl".to_string(), |b| b.display().to_string())
+    )]
+    Damaged {
+        path: PathBuf,
+        reason: String,
+        /// The newest backup found in the directory, if any.
+        backup: Option<PathBuf>,
+    },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
     #[error("corrupt record {key}: {message}")]

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use jxjy_bot::commands::{self, Ctx};
+use jxjy_bot::delivery::{self, Address, Outbox};
 use jxjy_bot::dialogue::{Action, Responder};
 use jxjy_bot::knowledge::{self, Kb};
 use jxjy_bot::reminders::{self, Schedule};
@@ -89,6 +90,22 @@ enum Command {
         #[command(subcommand)]
         command: RemindCommand,
     },
+    /// Write every record of the data directory to FILE (JSON lines).
+    Backup {
+        /// The backup file to write (replaced whole, never in part).
+        file: PathBuf,
+    },
+    /// Replace the data directory's content with a backup FILE.
+    ///
+    /// A damaged directory's files are moved into damaged-<time>/ first.
+    /// A healthy one holding data needs --force (its files are moved
+    /// aside the same way). Backups in <data dir>/backups/ stay.
+    Restore {
+        file: PathBuf,
+        /// Replace a data directory that holds data.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +136,9 @@ enum RemindCommand {
         /// Reminders marked in flight per durable write.
         #[arg(long, default_value_t = jxjy_bot::reminders::DEFAULT_BATCH)]
         batch: usize,
+        /// Turn Telegram's rate limits off (benchmarks against a fake API only).
+        #[arg(long, env = "JXJY_NO_THROTTLE")]
+        no_throttle: bool,
     },
 }
 
@@ -157,7 +177,7 @@ fn load(cli: &Cli) -> Result<Arc<Kb>> {
 fn serve(cli: &Cli, no_throttle: bool, remind_every: u64) -> Result<()> {
     init_logging();
     // Check the token before loading anything, for a clear message.
-    let bot = jxjy_bot::telegram::bot_from_env()?;
+    let tg = jxjy_bot::telegram::from_env(!no_throttle)?;
     let responder = responder(cli)?;
     let store = Store::open(&cli.data_dir)?;
     let app = Arc::new(jxjy_bot::bot::App {
@@ -172,30 +192,29 @@ fn serve(cli: &Cli, no_throttle: bool, remind_every: u64) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let bot = jxjy_bot::bot::throttled(bot, !no_throttle);
         tracing::info!(
             year = app.responder.kb().facts.year,
+            robots = app.webhooks.len(),
             "jxjy-bot serving Telegram"
         );
-        jxjy_bot::bot::run(
-            bot,
-            app,
-            std::time::Duration::from_secs(remind_every.max(1)),
-            jxjy_bot::bot::shutdown_signal(),
-        )
-        .await
+        let opts = jxjy_bot::bot::Options {
+            reminder_every: std::time::Duration::from_secs(remind_every.max(1)),
+            ..Default::default()
+        };
+        jxjy_bot::bot::run(Arc::new(tg), app, opts, jxjy_bot::bot::shutdown_signal()).await
     })
 }
 
 /// Logs to stderr, level from RUST_LOG (default info). The bot token is
-/// never logged: teloxide strips it from request errors and nothing here
-/// prints the bot.
+/// never logged: request errors are logged without their URL.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: journald and log files get plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -289,6 +308,8 @@ fn run() -> Result<std::process::ExitCode> {
             }
             let store = match Store::open(&cli.data_dir) {
                 Ok(s) => Some(s),
+                // A damaged store is never used, nor silently replaced.
+                Err(e @ jxjy_bot::error::StoreError::Damaged { .. }) => return Err(e.into()),
                 Err(e) => {
                     eprintln!("note: {e}; /log, /hours and /remind are unavailable");
                     None
@@ -301,13 +322,34 @@ fn run() -> Result<std::process::ExitCode> {
             command: RemindCommand::Plan { at },
         }) => remind_plan(&cli, &parse_moment(at)?)?,
         Some(Command::Remind {
-            command: RemindCommand::Send { at, batch },
+            command:
+                RemindCommand::Send {
+                    at,
+                    batch,
+                    no_throttle,
+                },
         }) => {
             let at = match at {
                 Some(a) => parse_moment(a)?,
                 None => chrono::Utc::now(),
             };
-            remind_send(&cli, at, *batch)?;
+            return remind_send(&cli, at, *batch, *no_throttle);
+        }
+        Some(Command::Backup { file }) => {
+            let store = Store::open(&cli.data_dir)?;
+            let n = jxjy_bot::backup::write(&store, file)?;
+            println!("{n} records written to {}", file.display());
+        }
+        Some(Command::Restore { file, force }) => {
+            let r = jxjy_bot::backup::restore(file, &cli.data_dir, *force)?;
+            println!(
+                "{} records restored into {}",
+                r.records,
+                cli.data_dir.display()
+            );
+            if let Some(aside) = r.moved_aside {
+                println!("the previous files are in {}", aside.display());
+            }
         }
         Some(Command::Kb {
             command: KbCommand::Check,
@@ -361,26 +403,25 @@ fn remind_plan(cli: &Cli, at: &chrono::DateTime<chrono::Utc>) -> Result<()> {
     let store = Store::open(&cli.data_dir)?;
     let robots = webhooks(cli)?;
     let chats = reminders::plan_from_store(&store, &kb.facts, &schedule, *at)?;
-    let hooks = webhook::plan(&store, &kb.facts, &schedule, *at, &robots)?;
+    let names: Vec<String> = robots.iter().map(|t| t.name.clone()).collect();
+    let hooks = reminders::plan_robots(&store, &kb.facts, &schedule, &names, *at)?;
     if chats.is_empty() && hooks.is_empty() {
         println!("nothing due at {at}");
     }
     let due = |s: &reminders::Slot| s.due.with_timezone(&schedule.tz).format("%Y-%m-%d %H:%M");
-    for p in &hooks {
+    for p in hooks.iter().chain(&chats) {
+        let to = match &p.to {
+            Address::Robot(name) => {
+                let kind = robots.iter().find(|t| &t.name == name).map(|t| t.kind);
+                format!(
+                    "webhook {name} ({})",
+                    kind.map_or("?".into(), |k| format!("{k:?}"))
+                )
+            }
+            Address::Chat { id, kind } => format!("chat {id} ({kind:?})"),
+        };
         println!(
-            "webhook {} ({:?}), slot {} days before (due {}):\n  {}",
-            p.target.name,
-            p.target.kind,
-            p.slot.days_before,
-            due(&p.slot),
-            p.text
-        );
-    }
-    for p in &chats {
-        println!(
-            "chat {} ({:?}), slot {} days before (due {}):\n  {}",
-            p.chat_id,
-            p.kind,
+            "{to}, slot {} days before (due {}):\n  {}",
             p.slot.days_before,
             due(&p.slot),
             p.text
@@ -390,45 +431,68 @@ fn remind_plan(cli: &Cli, at: &chrono::DateTime<chrono::Utc>) -> Result<()> {
 }
 
 /// Send what is due at `at` through Telegram (if a token is set) and the
-/// configured robots, once.
-fn remind_send(cli: &Cli, at: chrono::DateTime<chrono::Utc>, batch: usize) -> Result<()> {
+/// configured robots, once, by the same delivery path as `serve`. SIGINT /
+/// SIGTERM stop it between batches with the sent-record exact.
+fn remind_send(
+    cli: &Cli,
+    at: chrono::DateTime<chrono::Utc>,
+    batch: usize,
+    no_throttle: bool,
+) -> Result<std::process::ExitCode> {
+    init_logging();
     let kb = load(cli)?;
     let schedule = schedule(cli)?;
     let store = Store::open(&cli.data_dir)?;
-    let robots = webhooks(cli)?;
-    let bot = match jxjy_bot::telegram::bot_from_env() {
-        Ok(b) => Some(b),
-        Err(jxjy_bot::telegram::SetupError::NoToken) if !robots.is_empty() => None,
+    let targets = webhooks(cli)?;
+    let telegram = match jxjy_bot::telegram::from_env(!no_throttle) {
+        Ok(t) => Some(Arc::new(t)),
+        Err(jxjy_bot::telegram::SetupError::NoToken) if !targets.is_empty() => None,
         Err(e) => return Err(e.into()),
     };
-    let rt = runtime()?;
-    if let Some(bot) = bot {
-        let sender = jxjy_bot::telegram::TelegramSender { bot };
-        let r = rt.block_on(reminders::deliver_due(
-            &store, &kb.facts, &schedule, at, &sender, batch,
-        ))?;
-        println!(
-            "sent {}, blocked {}, migrated {}, failed {}",
-            r.sent, r.blocked, r.migrated, r.failed
-        );
-    }
-    if !robots.is_empty() {
-        let client = webhook_client()?;
-        let r = rt.block_on(webhook::deliver_due(
-            &store, &kb.facts, &schedule, at, &robots, &client,
-        ))?;
-        println!(
-            "webhooks: sent {}, failed {}, stopped {}",
-            r.sent,
-            r.failed.len(),
-            r.stopped.len()
-        );
-        for e in r.failed.iter().chain(&r.stopped) {
-            eprintln!("  {e}");
-        }
-    }
+    let robots = if targets.is_empty() {
+        None
+    } else {
+        Some(webhook::Robots {
+            client: Arc::new(webhook_client()?),
+            targets,
+        })
+    };
+    let outbox = Outbox { telegram, robots };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let r = rt.block_on(async {
+        let (handle, stop) = jxjy_bot::clock::Stop::new();
+        tokio::spawn(async move {
+            jxjy_bot::bot::shutdown_signal().await;
+            handle.stop();
+        });
+        let opts = delivery::Options { batch, stop };
+        delivery::deliver_due(&store, &kb.facts, &schedule, at, &outbox, &opts).await
+    })?;
     store.flush()?;
-    Ok(())
+    println!(
+        "sent {}, blocked {}, migrated {}, failed {}, unknown {}, given up {}{}",
+        r.sent,
+        r.blocked,
+        r.migrated,
+        r.failed,
+        r.unknown,
+        r.gave_up,
+        if r.interrupted {
+            " (stopped early; run again to send the rest)"
+        } else {
+            ""
+        }
+    );
+    for e in &r.stopped {
+        eprintln!("  {e}");
+    }
+    if let Some(e) = &r.fatal {
+        eprintln!("jxjy-bot: {e}");
+        return Ok(std::process::ExitCode::from(1));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn kb_check(cli: &Cli) -> Result<std::process::ExitCode> {
@@ -470,7 +534,7 @@ fn ask(responder: &Responder, json: bool, question: &str) -> Result<()> {
     if json && question.trim().is_empty() {
         // Batch mode: one JSON line per stdin line, in order.
         let stdin = std::io::stdin();
-        for line in stdin.lock().lines() {
+        for line in lossy_lines(stdin.lock()) {
             let line = line.context("reading stdin")?;
             let reply = responder.ask(&line);
             serde_json::to_writer(&mut out, &responder.to_json(&line, &reply))?;
@@ -530,6 +594,7 @@ fn tracker_command(
         facts,
         schedule,
         now: chrono::Utc::now(),
+        op: None,
     };
     let result = match cmd {
         "/log" => commands::log(&ctx, TERMINAL_USER, args),
@@ -550,7 +615,7 @@ fn chat(responder: &Responder, store: Option<&Store>, schedule: &Schedule) -> Re
     let stdin = std::io::stdin();
     let mut last: Option<jxjy_bot::dialogue::Reply> = None;
     print_prompt()?;
-    for line in stdin.lock().lines() {
+    for line in lossy_lines(stdin.lock()) {
         let line = line.context("reading stdin")?;
         let input = line.trim();
         let reply = if input == "/quit" || input == "/exit" {
@@ -573,8 +638,9 @@ fn chat(responder: &Responder, store: Option<&Store>, schedule: &Schedule) -> Re
                     .answer_id(&id)
                     .unwrap_or_else(|| responder.decline()),
                 Action::Feedback { entry, helpful } => {
-                    let text = match store.map(|s| s.record_feedback(&entry, helpful)) {
+                    let text = match store.map(|s| s.vote(&entry, TERMINAL_USER, helpful)) {
                         Some(Err(e)) => format!("反馈未能保存：{e}"),
+                        Some(Ok(jxjy_bot::store::Vote::Same)) => "您已评价过这条回答。".to_string(),
                         _ if helpful => "谢谢反馈！".to_string(),
                         _ => "谢谢反馈，我们会改进。".to_string(),
                     };
@@ -589,6 +655,19 @@ fn chat(responder: &Responder, store: Option<&Store>, schedule: &Schedule) -> Re
         print_prompt()?;
     }
     Ok(())
+}
+
+/// Lines of `r` without their "\n" or "\r\n"; bytes that are not UTF-8
+/// become U+FFFD instead of ending the input.
+fn lossy_lines(r: impl BufRead) -> impl Iterator<Item = std::io::Result<String>> {
+    r.split(b'\n').map(|line| {
+        line.map(|mut b| {
+            if b.last() == Some(&b'\r') {
+                b.pop();
+            }
+            String::from_utf8_lossy(&b).into_owned()
+        })
+    })
 }
 
 fn print_prompt() -> Result<()> {

@@ -1,17 +1,15 @@
-//! Deadline reminders: the schedule, a pure planner, and delivery through an
-//! injected sender with a durable sent-record.
-//!
-//! Delivery is at least once and, in normal operation, at most once: a
-//! batch of keys is marked in flight (durably) before sending and sent after.
-//! After a crash only the in-flight batch can be repeated. After downtime
-//! only the latest due slot is sent, never a burst of stale ones.
+//! Deadline reminders: the schedule and a pure planner of what is due to
+//! chats and robots; [`crate::delivery`] sends it. After downtime only the
+//! latest due slot is planned, never a burst of stale ones.
 
+use crate::delivery::Address;
 use crate::error::StoreError;
 use crate::knowledge::{Facts, chinese_date};
 use crate::store::{ChatKind, Delivery, HourEntry, Store, Subscription, sent_key};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use std::future::Future;
+
+pub use crate::delivery::DEFAULT_BATCH;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
@@ -110,11 +108,19 @@ pub fn next_slot(deadline: NaiveDate, s: &Schedule, now: DateTime<Utc>) -> Optio
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
-    pub chat_id: i64,
-    pub kind: ChatKind,
+    pub to: Address,
     pub slot: Slot,
+    /// The deadline the slot belongs to (a migrated chat's new key).
+    pub slot_deadline: NaiveDate,
+    /// Sent-record key.
     pub key: Vec<u8>,
     pub text: String,
+    /// The key's state before this run (None: never attempted).
+    pub prior: Option<Delivery>,
+}
+
+fn settled(state: &Option<Delivery>) -> bool {
+    matches!(state, Some(Delivery::Sent | Delivery::Failed(_)))
 }
 
 /// Days from `now` (local date) to the deadline.
@@ -150,14 +156,14 @@ pub fn private_text(facts: &Facts, tz: Tz, now: DateTime<Utc>, missing: &str) ->
     )
 }
 
-/// What should be sent at `now`: a pure function of the subscriptions, the
-/// teachers' hours, what was sent, and the time.
+/// What should be sent at `now` to chats: a pure function of the
+/// subscriptions, the teachers' hours, the sent-record, and the time.
 pub fn plan(
     facts: &Facts,
     schedule: &Schedule,
     subs: &[Subscription],
     mut hours: impl FnMut(i64) -> Vec<HourEntry>,
-    already_sent: impl Fn(&[u8]) -> bool,
+    state: impl Fn(&[u8]) -> Option<Delivery>,
     now: DateTime<Utc>,
 ) -> Vec<Planned> {
     let Some(slot) = current_slot(facts.deadline, schedule, now) else {
@@ -166,7 +172,8 @@ pub fn plan(
     let mut out = Vec::new();
     for s in subs.iter().filter(|s| s.active) {
         let key = sent_key(s.chat_id, facts.deadline, slot.days_before);
-        if already_sent(&key) {
+        let prior = state(&key);
+        if settled(&prior) {
             continue;
         }
         let text = match s.kind {
@@ -180,14 +187,48 @@ pub fn plan(
             }
         };
         out.push(Planned {
-            chat_id: s.chat_id,
-            kind: s.kind,
+            to: Address::Chat {
+                id: s.chat_id,
+                kind: s.kind,
+            },
             slot,
+            slot_deadline: facts.deadline,
             key,
             text,
+            prior,
         });
     }
     out
+}
+
+/// The current slot's group reminder for every robot that has not had it.
+pub fn plan_robots(
+    store: &Store,
+    facts: &Facts,
+    schedule: &Schedule,
+    robots: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<Planned>, StoreError> {
+    let Some(slot) = current_slot(facts.deadline, schedule, now) else {
+        return Ok(Vec::new());
+    };
+    let text = group_text(facts, schedule.tz, now);
+    let mut out = Vec::new();
+    for name in robots {
+        let key = crate::webhook::sent_key(name, facts.deadline, slot.days_before);
+        let prior = store.delivery(&key)?;
+        if !settled(&prior) {
+            out.push(Planned {
+                to: Address::Robot(name.clone()),
+                slot,
+                slot_deadline: facts.deadline,
+                key,
+                text: text.clone(),
+                prior,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Plan from what the store holds.
@@ -202,118 +243,35 @@ pub fn plan_from_store(
 
 /// Plan for some of the subscriptions, reading hours and the sent-record
 /// from the store.
-fn plan_subscriptions(
+pub fn plan_subscriptions(
     store: &Store,
     facts: &Facts,
     schedule: &Schedule,
     subs: &[Subscription],
     now: DateTime<Utc>,
 ) -> Result<Vec<Planned>, StoreError> {
-    let mut err = None;
+    // Both closures may meet a store error; keep the first.
+    let err = std::cell::RefCell::new(None);
     let planned = plan(
         facts,
         schedule,
         subs,
         |user| {
             store.hours(user).unwrap_or_else(|e| {
-                err.get_or_insert(e);
+                err.borrow_mut().get_or_insert(e);
                 Vec::new()
             })
         },
-        |key| matches!(store.delivery(key), Ok(Some(Delivery::Sent))),
+        |key| {
+            store.delivery(key).unwrap_or_else(|e| {
+                err.borrow_mut().get_or_insert(e);
+                None
+            })
+        },
         now,
     );
-    match err {
+    match err.into_inner() {
         Some(e) => Err(e),
         None => Ok(planned),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
-    /// 403: the user blocked the bot or the bot left the group.
-    Blocked,
-    /// The group became a supergroup with this id.
-    Migrated(i64),
-    /// 429 that outlived the sender's own retries.
-    RetryAfter(std::time::Duration),
-    Other(String),
-}
-
-/// Where reminders go: Telegram in production, a recorder in tests.
-pub trait Sender: Send + Sync {
-    fn send(&self, chat_id: i64, text: &str) -> impl Future<Output = Result<(), SendError>> + Send;
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Report {
-    pub sent: usize,
-    pub blocked: usize,
-    pub migrated: usize,
-    pub failed: usize,
-}
-
-/// Keys marked in flight per durable write; also the most that can be
-/// repeated after a crash.
-pub const DEFAULT_BATCH: usize = 64;
-
-/// Send everything due at `now`.
-pub async fn deliver_due<S: Sender>(
-    store: &Store,
-    facts: &Facts,
-    schedule: &Schedule,
-    now: DateTime<Utc>,
-    sender: &S,
-    batch: usize,
-) -> Result<Report, StoreError> {
-    let mut report = Report::default();
-    if current_slot(facts.deadline, schedule, now).is_none() {
-        return Ok(report);
-    }
-    // Plan a batch of subscribers at a time: memory stays flat however many
-    // there are (100,000 planned texts would be tens of MB).
-    let subs = store.subscriptions()?;
-    for group in subs.chunks(batch.max(1)) {
-        let chunk = plan_subscriptions(store, facts, schedule, group, now)?;
-        if chunk.is_empty() {
-            continue;
-        }
-        let keys: Vec<Vec<u8>> = chunk.iter().map(|p| p.key.clone()).collect();
-        store.mark(&keys, Delivery::InFlight)?;
-        let mut done = Vec::with_capacity(chunk.len());
-        for p in &chunk {
-            match sender.send(p.chat_id, &p.text).await {
-                Ok(()) => {
-                    report.sent += 1;
-                    done.push(p.key.clone());
-                }
-                Err(SendError::Blocked) => {
-                    tracing::info!(chat = p.chat_id, "chat blocked the bot; reminders stopped");
-                    report.blocked += 1;
-                    store.deactivate(p.chat_id)?;
-                    done.push(p.key.clone());
-                }
-                Err(SendError::Migrated(new_id)) => {
-                    report.migrated += 1;
-                    // Keep the in-flight mark with the chat, then send to
-                    // the new id; the moved key is settled below.
-                    store.migrate_chat(p.chat_id, new_id)?;
-                    let new_key = sent_key(new_id, facts.deadline, p.slot.days_before);
-                    if sender.send(new_id, &p.text).await.is_ok() {
-                        report.sent += 1;
-                        done.push(new_key);
-                    } else {
-                        report.failed += 1;
-                        store.mark(&[new_key], Delivery::InFlight)?;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(chat = p.chat_id, error = ?e, "reminder not delivered; will retry");
-                    report.failed += 1;
-                }
-            }
-        }
-        store.mark(&done, Delivery::Sent)?;
-    }
-    Ok(report)
 }

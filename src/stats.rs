@@ -1,5 +1,6 @@
 //! `jxjy-bot stats` and `/stats`: what teachers ask, what the bot could not
-//! answer (grouped by similarity), and 👍/👎 per entry.
+//! answer (grouped by similarity), 👍/👎 per entry, and what could not be
+//! delivered (answers, reminders, destinations given up, with reasons).
 
 use crate::error::StoreError;
 use crate::store::Store;
@@ -53,6 +54,24 @@ pub fn report(store: &Store, analyzer: &Analyzer) -> Result<String, StoreError> 
     }
     for (entry, up, down) in fb {
         s.push_str(&format!("  {up:>4} / {down:<4} {entry}\n"));
+    }
+    let (lost, reason) = store.answer_failures()?;
+    s.push_str(&format!("未能送达的回答：{lost}"));
+    if let Some(r) = reason.filter(|_| lost > 0) {
+        s.push_str(&format!("（最近一次：{r}）"));
+    }
+    s.push('\n');
+    let failed = store.failed_dests()?;
+    let reminders = store.failed_deliveries()?;
+    if !failed.is_empty() || !reminders.is_empty() {
+        s.push_str("已停止发送的目标：\n");
+        for (id, st) in &failed {
+            s.push_str(&format!("  {id}：{}（{}次）\n", st.reason, st.failures));
+        }
+        s.push_str(&format!("放弃的提醒：{}条\n", reminders.len()));
+        for (key, reason) in reminders.iter().take(10) {
+            s.push_str(&format!("  {key}：{reason}\n"));
+        }
     }
     Ok(s)
 }

@@ -1,14 +1,36 @@
 //! Durable state in one sled directory: logged hours, reminder
-//! subscriptions, the sent-record of reminders, feedback and unanswered
-//! questions. Records are JSON under a schema-version key, so a later
-//! release can migrate them.
+//! subscriptions, the sent-record of reminders, votes, destination status,
+//! unanswered questions, and the inbox of updates (see [`crate::inbox`]).
+//! Records are JSON under a schema-version key, so a later release can
+//! migrate them.
+//!
+//! Every change of a record that matters is atomic: a sled transaction
+//! (read, change and write in one step, retried on conflict) or a batch.
+//! Each change also counts one in a change counter kept inside the store,
+//! and after every durable flush that count is copied to a marker file
+//! beside sled's files. sled silently opens a truncated or garbled log as
+//! the part before the damage (even as an empty store); a count below the
+//! marker's, or an empty store beside a marker, is refused at open with a
+//! message naming the directory and how to recover.
 
 use crate::error::StoreError;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use std::path::Path;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: delivery records may be `Trying` / `Failed`, votes are per user.
+pub const SCHEMA_VERSION: u32 = 2;
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Count of changes to kept records, in the default tree.
+const CHANGES_KEY: &[u8] = b"changes";
+/// The marker beside sled's files: the change count last known durable.
+pub const MARKER_FILE: &str = "jxjy-state.json";
+/// The marker's fixed size (its JSON is padded with spaces).
+const MARKER_BYTES: usize = 128;
+/// Where backups are written and looked for, inside the data directory.
+pub const BACKUP_DIR: &str = "backups";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CourseKind {
@@ -33,27 +55,48 @@ pub enum ChatKind {
 pub struct Subscription {
     pub chat_id: i64,
     pub kind: ChatKind,
-    /// False once the chat blocked the bot (403): no more reminders.
+    /// False once the chat blocked the bot (403) or kept refusing
+    /// reminders: no more reminders until `/remind on`.
     pub active: bool,
 }
 
-/// Delivery state of one (chat, deadline, slot) reminder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Delivery state of one (destination, deadline, slot) reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Delivery {
-    /// Marked before sending; after a crash it is sent again (at least once).
+    /// Written by schema 1: an attempt whose outcome is unknown; read as
+    /// `Trying` with the attempt in flight.
     InFlight,
     Sent,
+    /// Attempted, not known to have arrived.
+    Trying(Attempts),
+    /// Given up, with the reason (shown by `stats`).
+    Failed(String),
 }
 
-#[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    hours: sled::Tree,
-    subs: sled::Tree,
-    sent: sled::Tree,
-    feedback: sled::Tree,
-    unanswered: sled::Tree,
-    asked: sled::Tree,
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Marked before a request and cleared after its answer: still true
+    /// when the process died with the request in flight.
+    pub in_flight: bool,
+    /// Attempts whose outcome is unknown (a crash or a timeout): each may
+    /// have arrived, so each allows at most one more copy.
+    pub unknown: u8,
+    /// Attempts that certainly failed.
+    pub errors: u32,
+    pub last_error: Option<String>,
+}
+
+/// A destination's standing: consecutive refusals, and whether it was
+/// given up (stats list these with the reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestStatus {
+    pub failures: u32,
+    pub reason: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub failed: bool,
+    /// For robots: a digest of the URL and secret; a corrected jxjy.toml
+    /// changes it and clears the failure.
+    pub fingerprint: Option<String>,
 }
 
 /// A question the bot could not answer (no names, no ids).
@@ -64,15 +107,65 @@ pub struct Unanswered {
     pub chat: ChatKind,
 }
 
-fn add_one(old: Option<&[u8]>) -> Option<Vec<u8>> {
-    let n = old
-        .and_then(|o| o.try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    Some((n + 1).to_be_bytes().to_vec())
+/// The outcome of [`Store::update_hours`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum HoursChange<T> {
+    /// The change was applied; the entries after it.
+    Changed(T, Vec<HourEntry>),
+    /// The change declined (e.g. a correction below zero); the entries.
+    Unchanged(Vec<HourEntry>),
+    /// This operation was applied before (an update processed again after
+    /// a crash); nothing changed now. The entries.
+    Replayed(Vec<HourEntry>),
 }
 
-fn count_of(v: &[u8]) -> u64 {
+/// What a vote did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vote {
+    New,
+    Changed,
+    Same,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    format: u32,
+    changes: u64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    pub(crate) db: sled::Db,
+    pub(crate) hours: sled::Tree,
+    pub(crate) subs: sled::Tree,
+    pub(crate) sent: sled::Tree,
+    /// Anonymous 👍/👎 counts written by schema 1 (kept, added to votes).
+    pub(crate) feedback: sled::Tree,
+    /// (user, entry) -> helpful: one vote per user per answer.
+    pub(crate) votes: sled::Tree,
+    pub(crate) unanswered: sled::Tree,
+    pub(crate) asked: sled::Tree,
+    pub(crate) dests: sled::Tree,
+    /// Named counters for stats (answers that finally failed...).
+    pub(crate) counters: sled::Tree,
+    /// Operations (update ids) whose change was applied: replays skip.
+    pub(crate) applied: sled::Tree,
+    pub(crate) inbox: sled::Tree,
+    pub(crate) inbox_queue: sled::Tree,
+    marker_lock: Arc<Mutex<()>>,
+}
+
+fn add_one(old: Option<&[u8]>) -> Option<Vec<u8>> {
+    Some(
+        (count_of(old.unwrap_or_default()) + 1)
+            .to_be_bytes()
+            .to_vec(),
+    )
+}
+
+pub(crate) fn count_of(v: &[u8]) -> u64 {
     v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
@@ -83,7 +176,7 @@ fn corrupt(key: &[u8], e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-fn decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(v).map_err(|e| corrupt(key, e))
 }
 
@@ -97,40 +190,122 @@ fn decode_all<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreErr
         .collect()
 }
 
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // Serialising these plain structs to JSON cannot fail.
     serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// A transaction's error as the store's.
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn tx_decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> TxResult<T> {
+    decode(key, v).map_err(ConflictableTransactionError::Abort)
+}
+
+/// One more change, inside a transaction over the default tree.
+fn tx_bump(meta: &TransactionalTree) -> TxResult<()> {
+    let n = meta.get(CHANGES_KEY)?.map_or(0, |v| count_of(&v));
+    meta.insert(CHANGES_KEY, &(n + 1).to_be_bytes())?;
+    Ok(())
 }
 
 pub fn sent_key(chat_id: i64, deadline: chrono::NaiveDate, days_before: u32) -> Vec<u8> {
     format!("{chat_id}/{deadline}/{days_before}").into_bytes()
 }
 
+fn vote_key(user: i64, entry: &str) -> Vec<u8> {
+    let mut k = user.to_be_bytes().to_vec();
+    k.extend_from_slice(entry.as_bytes());
+    k
+}
+
+/// sled's files in a data directory (what `restore` moves aside).
+pub(crate) fn is_sled_file(name: &str) -> bool {
+    name == "conf" || name == "db" || name == "blobs" || name.starts_with("snap.")
+}
+
 impl Store {
     /// Open (or create) the data directory. A second process on the same
-    /// directory fails at once with StoreError::Locked.
+    /// directory fails at once with [`StoreError::Locked`]; a store that
+    /// lost data it had is refused with [`StoreError::Damaged`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let marker = read_marker(path);
+        let store = Store::open_unchecked(path)?;
+        store.check(marker)?;
+        store.sync()?;
+        Ok(store)
+    }
+
+    /// Open without the consistency check: for `restore`, which replaces
+    /// the content anyway.
+    pub(crate) fn open_unchecked(path: &Path) -> Result<Store, StoreError> {
         if let Err(e) = std::fs::create_dir_all(path) {
-            return Err(StoreError::Locked {
+            return Err(StoreError::NotWritable {
                 path: path.to_owned(),
                 message: e.to_string(),
             });
         }
         // sled caches up to 1 GiB by default; the data here is a few MB.
+        // Unflushed writes (updates marked done) reach the disk within
+        // 100 ms: after a kill, at most that much work is handled again.
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(16 * 1024 * 1024)
+            .flush_every_ms(Some(100))
             .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) => StoreError::Locked {
-                    path: path.to_owned(),
-                    message: io.to_string(),
-                },
-                other => StoreError::Sled(other),
-            })?;
-        match db.get(SCHEMA_KEY)? {
+            .map_err(|e| open_error(path, e))?;
+        Ok(Store {
+            path: path.to_owned(),
+            hours: db.open_tree("hours")?,
+            subs: db.open_tree("subscriptions")?,
+            sent: db.open_tree("sent")?,
+            feedback: db.open_tree("feedback")?,
+            votes: db.open_tree("votes")?,
+            unanswered: db.open_tree("unanswered")?,
+            asked: db.open_tree("asked")?,
+            dests: db.open_tree("destinations")?,
+            counters: db.open_tree("counters")?,
+            applied: db.open_tree("applied")?,
+            inbox: db.open_tree("inbox")?,
+            inbox_queue: db.open_tree("inbox_queue")?,
+            db,
+            marker_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Schema version, then the change count against the marker, then that
+    /// every kept record decodes.
+    fn check(&self, marker: Result<Option<Marker>, String>) -> Result<(), StoreError> {
+        let marker = match marker {
+            Ok(m) => m,
+            Err(message) => {
+                // A marker cut by a power loss says nothing; sled's own
+                // data is still checked below.
+                tracing::warn!(path = %self.path.display(), %message, "unreadable marker file; ignored");
+                None
+            }
+        };
+        let damaged = |reason: String| StoreError::Damaged {
+            path: self.path.clone(),
+            reason,
+            backup: newest_backup(&self.path),
+        };
+        match self.db.get(SCHEMA_KEY)? {
             None => {
-                db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                if let Some(m) = &marker {
+                    return Err(damaged(format!(
+                        "it opened empty, but {MARKER_FILE} says it held {} changes (sled's log is missing, truncated or garbled)",
+                        m.changes
+                    )));
+                }
+                self.db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(v) => {
                 let found = v
@@ -140,27 +315,104 @@ impl Store {
                     .map_err(|_| corrupt(SCHEMA_KEY, "not a u32"))?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::Schema {
-                        path: path.to_owned(),
+                        path: self.path.clone(),
                         found,
                         supported: SCHEMA_VERSION,
                     });
                 }
+                if found < SCHEMA_VERSION {
+                    // 1 -> 2 changes no record: old ones read as they are.
+                    self.db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                }
             }
         }
-        Ok(Store {
-            hours: db.open_tree("hours")?,
-            subs: db.open_tree("subscriptions")?,
-            sent: db.open_tree("sent")?,
-            feedback: db.open_tree("feedback")?,
-            unanswered: db.open_tree("unanswered")?,
-            asked: db.open_tree("asked")?,
-            db,
-        })
+        let changes = self.changes()?;
+        if let Some(m) = &marker
+            && changes < m.changes
+        {
+            return Err(damaged(format!(
+                "it holds {changes} changes, but {MARKER_FILE} says {} were stored (sled's log is truncated or garbled)",
+                m.changes
+            )));
+        }
+        for tree in [&self.hours, &self.subs, &self.sent, &self.dests] {
+            for kv in tree.iter() {
+                let (k, v) = kv.map_err(|e| damaged(e.to_string()))?;
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&v).is_err() {
+                    return Err(damaged(format!(
+                        "record {} in {} is not readable",
+                        String::from_utf8_lossy(&k),
+                        String::from_utf8_lossy(&tree.name())
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes to kept records so far.
+    pub fn changes(&self) -> Result<u64, StoreError> {
+        Ok(self.db.get(CHANGES_KEY)?.map_or(0, |v| count_of(&v)))
+    }
+
+    fn bump(&self) -> Result<(), StoreError> {
+        self.db.update_and_fetch(CHANGES_KEY, add_one)?;
         Ok(())
+    }
+
+    /// Durable: flush sled, then record the change count in the marker.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        // Read before the flush: the marker never claims more than sled
+        // has made durable.
+        let changes = self.changes()?;
+        self.db.flush()?;
+        self.write_marker(changes)
+    }
+
+    /// Same as [`Store::sync`] (kept for callers that flush at shutdown).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.sync()
+    }
+
+    fn write_marker(&self, changes: u64) -> Result<(), StoreError> {
+        use std::io::{Seek, Write};
+        let _guard = self.marker_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let marker = Marker {
+            format: 1,
+            changes,
+            at: chrono::Utc::now(),
+        };
+        // Overwritten in place, padded to a fixed width with spaces (valid
+        // JSON): no rename or truncation, which ext4 turns into a flush of
+        // its own on every change. Not fsynced: after a kill the page cache
+        // keeps it; one torn by a power cut reads as unreadable and only
+        // weakens the check.
+        let mut text = encode(&marker);
+        text.resize(MARKER_BYTES.max(text.len()), b' ');
+        let path = self.path.join(MARKER_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .and_then(|mut f| {
+                f.seek(std::io::SeekFrom::Start(0))?;
+                f.write_all(&text)
+            })
+            .map_err(|e| StoreError::NotWritable {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Set the change count (restore) and record it.
+    pub(crate) fn set_changes(&self, n: u64) -> Result<(), StoreError> {
+        self.db.insert(CHANGES_KEY, &n.to_be_bytes())?;
+        self.sync()
     }
 
     // --- hours -------------------------------------------------------------
@@ -173,14 +425,58 @@ impl Store {
         }
     }
 
-    pub fn set_hours(&self, user: i64, entries: &[HourEntry]) -> Result<(), StoreError> {
+    /// Read, change and write a teacher's entries in one transaction, so
+    /// concurrent changes never overwrite each other. `op` names the
+    /// operation (e.g. the update that asked for it): an operation applied
+    /// before is not applied again. `change` may run more than once (the
+    /// transaction retries on conflict) and returns None to decline.
+    pub fn update_hours<T>(
+        &self,
+        user: i64,
+        op: Option<&str>,
+        change: impl Fn(&mut Vec<HourEntry>) -> Option<T>,
+    ) -> Result<HoursChange<T>, StoreError> {
         let key = user.to_be_bytes();
-        if entries.is_empty() {
-            self.hours.remove(key)?;
-        } else {
-            self.hours.insert(key, encode(&entries))?;
+        let now = chrono::Utc::now();
+        let result = (&self.hours, &self.applied, &*self.db)
+            .transaction(|(hours, applied, meta)| {
+                let mut entries: Vec<HourEntry> = match hours.get(key)? {
+                    Some(v) => tx_decode(&key, &v)?,
+                    None => Vec::new(),
+                };
+                if let Some(op) = op
+                    && applied.get(op.as_bytes())?.is_some()
+                {
+                    return Ok(HoursChange::Replayed(entries));
+                }
+                let Some(value) = change(&mut entries) else {
+                    return Ok(HoursChange::Unchanged(entries));
+                };
+                if entries.is_empty() {
+                    hours.remove(&key)?;
+                } else {
+                    hours.insert(&key, encode(&entries))?;
+                }
+                if let Some(op) = op {
+                    applied.insert(op.as_bytes(), encode(&now))?;
+                }
+                tx_bump(meta)?;
+                Ok(HoursChange::Changed(value, entries))
+            })
+            .map_err(tx_error)?;
+        if matches!(result, HoursChange::Changed(..)) {
+            self.sync()?;
         }
-        self.hours.flush()?;
+        Ok(result)
+    }
+
+    /// Replace a teacher's entries (imports, tests).
+    pub fn set_hours(&self, user: i64, entries: &[HourEntry]) -> Result<(), StoreError> {
+        let entries = entries.to_vec();
+        self.update_hours(user, None, |e| {
+            *e = entries.clone();
+            Some(())
+        })?;
         Ok(())
     }
 
@@ -191,9 +487,38 @@ impl Store {
         self.subs.get(key)?.map(|v| decode(&key, &v)).transpose()
     }
 
+    /// Read, change and write one subscription atomically; `change` gets
+    /// the current one (or None) and returns the new one (None removes).
+    pub fn update_subscription(
+        &self,
+        chat_id: i64,
+        change: impl Fn(Option<Subscription>) -> Option<Subscription>,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let key = chat_id.to_be_bytes();
+        let after = (&self.subs, &*self.db)
+            .transaction(|(subs, meta)| {
+                let before: Option<Subscription> = match subs.get(key)? {
+                    Some(v) => Some(tx_decode(&key, &v)?),
+                    None => None,
+                };
+                let after = change(before.clone());
+                if after != before {
+                    match &after {
+                        Some(s) => subs.insert(&key, encode(s))?,
+                        None => subs.remove(&key)?,
+                    };
+                    tx_bump(meta)?;
+                }
+                Ok(after)
+            })
+            .map_err(tx_error)?;
+        self.sync()?;
+        Ok(after)
+    }
+
     pub fn put_subscription(&self, s: &Subscription) -> Result<(), StoreError> {
-        self.subs.insert(s.chat_id.to_be_bytes(), encode(s))?;
-        self.subs.flush()?;
+        let s = s.clone();
+        self.update_subscription(s.chat_id, |_| Some(s.clone()))?;
         Ok(())
     }
 
@@ -204,13 +529,12 @@ impl Store {
             batch.insert(&s.chat_id.to_be_bytes(), encode(s));
         }
         self.subs.apply_batch(batch)?;
-        self.subs.flush()?;
-        Ok(())
+        self.bump()?;
+        self.sync()
     }
 
     pub fn remove_subscription(&self, chat_id: i64) -> Result<(), StoreError> {
-        self.subs.remove(chat_id.to_be_bytes())?;
-        self.subs.flush()?;
+        self.update_subscription(chat_id, |_| None)?;
         Ok(())
     }
 
@@ -218,24 +542,61 @@ impl Store {
         decode_all(&self.subs)
     }
 
+    /// Subscriptions after `after` (a chat id), in key order, at most
+    /// `limit`: delivery reads them a batch at a time.
+    pub fn subscriptions_after(
+        &self,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) => Bound::Excluded(a.to_be_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        self.subs
+            .range::<Vec<u8>, _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect()
+    }
+
     /// A group upgraded to a supergroup keeps its subscription and records
     /// under the new id.
     pub fn migrate_chat(&self, old: i64, new: i64) -> Result<(), StoreError> {
-        if let Some(mut s) = self.subscription(old)? {
-            s.chat_id = new;
-            self.subs.insert(new.to_be_bytes(), encode(&s))?;
-            self.subs.remove(old.to_be_bytes())?;
-        }
+        let (ok, nk) = (old.to_be_bytes(), new.to_be_bytes());
+        (&self.subs, &*self.db)
+            .transaction(|(subs, meta)| {
+                if let Some(v) = subs.get(ok)? {
+                    let mut s: Subscription = tx_decode(&ok, &v)?;
+                    s.chat_id = new;
+                    subs.insert(&nk, encode(&s))?;
+                    subs.remove(&ok)?;
+                    tx_bump(meta)?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
         let prefix = format!("{old}/");
+        let mut batch = sled::Batch::default();
         for kv in self.sent.scan_prefix(prefix.as_bytes()) {
             let (k, v) = kv?;
-            let rest = &k[prefix.len()..];
             let mut nk = format!("{new}/").into_bytes();
-            nk.extend_from_slice(rest);
-            self.sent.insert(nk, v)?;
-            self.sent.remove(k)?;
+            nk.extend_from_slice(&k[prefix.len()..]);
+            batch.insert(nk, v);
+            batch.remove(k);
         }
-        self.db.flush()?;
+        self.sent.apply_batch(batch)?;
+        self.bump()?;
+        self.sync()
+    }
+
+    /// A chat that blocked the bot (403) gets no more reminders.
+    pub fn deactivate(&self, chat_id: i64) -> Result<(), StoreError> {
+        self.update_subscription(chat_id, |s| s.map(|s| Subscription { active: false, ..s }))?;
         Ok(())
     }
 
@@ -247,37 +608,143 @@ impl Store {
 
     /// Mark many keys at once, durably (one flush for the batch).
     pub fn mark(&self, keys: &[Vec<u8>], state: Delivery) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         let v = encode(&state);
+        let mut batch = sled::Batch::default();
         for k in keys {
             batch.insert(k.as_slice(), v.clone());
         }
-        self.sent.apply_batch(batch)?;
-        self.sent.flush()?;
-        Ok(())
+        self.apply_sent(batch)
     }
 
-    /// Every key that is still in flight (sent-or-not unknown after a crash).
+    /// Set each key's state (None removes it), durably, in one write.
+    pub fn set_deliveries(&self, states: &[(Vec<u8>, Option<Delivery>)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, s) in states {
+            match s {
+                Some(s) => batch.insert(k.as_slice(), encode(s)),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+        self.apply_sent(batch)
+    }
+
+    fn apply_sent(&self, batch: sled::Batch) -> Result<(), StoreError> {
+        self.sent.apply_batch(batch)?;
+        self.bump()?;
+        self.sync()
+    }
+
+    /// Every key whose last attempt was in flight when the process stopped.
     pub fn in_flight(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
         for kv in self.sent.iter() {
             let (k, v) = kv?;
-            if decode::<Delivery>(&k, &v)? == Delivery::InFlight {
-                out.push(k.to_vec());
+            match decode::<Delivery>(&k, &v)? {
+                Delivery::InFlight
+                | Delivery::Trying(Attempts {
+                    in_flight: true, ..
+                }) => out.push(k.to_vec()),
+                _ => {}
             }
         }
         Ok(out)
     }
 
-    // --- feedback and unanswered questions ---------------------------------
+    /// (key, state) of every reminder that was given up.
+    pub fn failed_deliveries(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.sent.iter() {
+            let (k, v) = kv?;
+            if let Delivery::Failed(reason) = decode::<Delivery>(&k, &v)? {
+                out.push((String::from_utf8_lossy(&k).into_owned(), reason));
+            }
+        }
+        Ok(out)
+    }
 
-    pub fn record_feedback(&self, entry: &str, helpful: bool) -> Result<(), StoreError> {
-        let key = format!("{entry}/{}", if helpful { '+' } else { '-' });
-        self.feedback.update_and_fetch(key.as_bytes(), add_one)?;
+    // --- destinations ------------------------------------------------------
+
+    pub fn dest_status(&self, id: &str) -> Result<Option<DestStatus>, StoreError> {
+        self.dests
+            .get(id.as_bytes())?
+            .map(|v| decode(id.as_bytes(), &v))
+            .transpose()
+    }
+
+    /// One more refusal by a destination; it is given up after `max` in a
+    /// row (or at once when `max` is 1). Returns true if it is failed now.
+    pub fn dest_refused(
+        &self,
+        id: &str,
+        reason: &str,
+        fingerprint: Option<&str>,
+        max: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = id.as_bytes();
+        let failed = (&self.dests, &*self.db)
+            .transaction(|(dests, meta)| {
+                let prev: Option<DestStatus> = match dests.get(key)? {
+                    Some(v) => Some(tx_decode(key, &v)?),
+                    None => None,
+                };
+                let failures = prev.as_ref().map_or(0, |p| p.failures) + 1;
+                let s = DestStatus {
+                    failures,
+                    reason: reason.to_string(),
+                    since: prev.as_ref().map_or(now, |p| p.since),
+                    failed: failures >= max,
+                    fingerprint: fingerprint.map(str::to_string),
+                };
+                dests.insert(key, encode(&s))?;
+                tx_bump(meta)?;
+                Ok(s.failed)
+            })
+            .map_err(tx_error)?;
+        self.sync()?;
+        Ok(failed)
+    }
+
+    /// A destination answered: its refusals are forgotten.
+    pub fn dest_ok(&self, id: &str) -> Result<(), StoreError> {
+        // Most destinations have no record: read first, write rarely.
+        if self.dests.contains_key(id.as_bytes())? {
+            self.dests.remove(id.as_bytes())?;
+            self.bump()?;
+            self.sync()?;
+        }
         Ok(())
     }
 
-    /// (entry, helpful count, unhelpful count)
+    /// Destinations given up, with their status.
+    pub fn failed_dests(&self) -> Result<Vec<(String, DestStatus)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.dests.iter() {
+            let (k, v) = kv?;
+            let s: DestStatus = decode(&k, &v)?;
+            if s.failed {
+                out.push((String::from_utf8_lossy(&k).into_owned(), s));
+            }
+        }
+        Ok(out)
+    }
+
+    // --- feedback, counters and unanswered questions ------------------------
+
+    /// One vote per user per answer; pressing again changes it.
+    pub fn vote(&self, entry: &str, user: i64, helpful: bool) -> Result<Vote, StoreError> {
+        let key = vote_key(user, entry);
+        let prev = self.votes.insert(&key, &[u8::from(helpful)])?;
+        self.bump()?;
+        Ok(match prev {
+            None => Vote::New,
+            Some(p) if p.as_ref() == [u8::from(helpful)] => Vote::Same,
+            Some(_) => Vote::Changed,
+        })
+    }
+
+    /// (entry, helpful count, unhelpful count): the votes, plus the
+    /// anonymous counts schema 1 kept.
     pub fn feedback(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
         let mut map: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
         for kv in self.feedback.iter() {
@@ -293,7 +760,50 @@ impl Store {
                 }
             }
         }
+        for kv in self.votes.iter() {
+            let (k, v) = kv?;
+            if k.len() <= 8 {
+                continue;
+            }
+            let entry = String::from_utf8_lossy(&k[8..]).into_owned();
+            let slot = map.entry(entry).or_default();
+            if v.as_ref() == [1] {
+                slot.0 += 1;
+            } else {
+                slot.1 += 1;
+            }
+        }
         Ok(map.into_iter().map(|(e, (u, d))| (e, u, d)).collect())
+    }
+
+    /// Add one to a named counter (stats).
+    pub fn count(&self, name: &str) -> Result<u64, StoreError> {
+        let v = self.counters.update_and_fetch(name.as_bytes(), add_one)?;
+        Ok(v.map_or(0, |v| count_of(&v)))
+    }
+
+    pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .counters
+            .get(name.as_bytes())?
+            .map_or(0, |v| count_of(&v)))
+    }
+
+    /// An answer that could not be delivered after its retries: counted,
+    /// with the last reason, for stats.
+    pub fn answer_failed(&self, reason: &str) -> Result<(), StoreError> {
+        self.count("answers_failed")?;
+        self.counters
+            .insert("answers_failed_reason", reason.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn answer_failures(&self) -> Result<(u64, Option<String>), StoreError> {
+        let reason = self
+            .counters
+            .get("answers_failed_reason")?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        Ok((self.counter("answers_failed")?, reason))
     }
 
     pub fn record_unanswered(&self, rec: &Unanswered) -> Result<(), StoreError> {
@@ -323,20 +833,163 @@ impl Store {
         Ok(v)
     }
 
-    /// A chat that blocked the bot (403) gets no more reminders.
-    pub fn deactivate(&self, chat_id: i64) -> Result<(), StoreError> {
-        if let Some(mut s) = self.subscription(chat_id)? {
-            s.active = false;
-            self.put_subscription(&s)?;
-        }
-        Ok(())
+    /// Everything stored about a user: hours, their private subscription,
+    /// their votes, in one transaction.
+    pub fn forget_user(&self, user: i64) -> Result<(), StoreError> {
+        let key = user.to_be_bytes();
+        let votes: Vec<sled::IVec> = self
+            .votes
+            .scan_prefix(key)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        (&self.hours, &self.subs, &self.votes, &*self.db)
+            .transaction(|(hours, subs, v, meta)| {
+                hours.remove(&key)?;
+                subs.remove(&key)?;
+                for k in &votes {
+                    v.remove(k)?;
+                }
+                tx_bump(meta)?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.sync()
     }
 
-    /// Everything stored about a user: hours and their private subscription.
-    pub fn forget_user(&self, user: i64) -> Result<(), StoreError> {
-        self.hours.remove(user.to_be_bytes())?;
-        self.subs.remove(user.to_be_bytes())?;
-        self.db.flush()?;
-        Ok(())
+    /// Forget operations applied more than `keep` ago: by then the update
+    /// cannot come again (Telegram keeps updates for 24 hours).
+    pub fn prune_applied(&self, keep: chrono::Duration) -> Result<usize, StoreError> {
+        let cutoff = chrono::Utc::now() - keep;
+        let mut n = 0;
+        for kv in self.applied.iter() {
+            let (k, v) = kv?;
+            let at: chrono::DateTime<chrono::Utc> = decode(&k, &v)?;
+            if at < cutoff {
+                self.applied.remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path: path.to_owned(),
+                message: io.to_string(),
+            }
+        }
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            StoreError::NotWritable {
+                path: path.to_owned(),
+                message: io.to_string(),
+            }
+        }
+        other => StoreError::Damaged {
+            path: path.to_owned(),
+            reason: format!("sled cannot open it: {other}"),
+            backup: newest_backup(path),
+        },
+    }
+}
+
+fn read_marker(path: &Path) -> Result<Option<Marker>, String> {
+    match std::fs::read(path.join(MARKER_FILE)) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The newest backup file in a data directory, if any.
+pub fn newest_backup(data_dir: &Path) -> Option<PathBuf> {
+    backups(data_dir).pop()
+}
+
+/// Backup files in a data directory, oldest first (names carry the time).
+pub fn backups(data_dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(data_dir.join(BACKUP_DIR))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("jxjy-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(h: f64) -> HourEntry {
+        HourEntry {
+            kind: CourseKind::Public,
+            hours: h,
+            at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_operation_is_applied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let add = |e: &mut Vec<HourEntry>| {
+            e.push(entry(1.0));
+            Some(())
+        };
+        assert!(matches!(
+            s.update_hours(1, Some("telegram/7"), add).unwrap(),
+            HoursChange::Changed((), _)
+        ));
+        assert!(matches!(
+            s.update_hours(1, Some("telegram/7"), add).unwrap(),
+            HoursChange::Replayed(e) if e.len() == 1
+        ));
+        assert!(matches!(
+            s.update_hours(1, None, |_| None::<()>).unwrap(),
+            HoursChange::Unchanged(e) if e.len() == 1
+        ));
+        assert_eq!(s.hours(1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn votes_are_one_per_user_and_can_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.vote("deadline", 5, false).unwrap(), Vote::New);
+        for _ in 0..50 {
+            assert_eq!(s.vote("deadline", 5, false).unwrap(), Vote::Same);
+        }
+        assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 0, 1)]);
+        assert_eq!(s.vote("deadline", 5, true).unwrap(), Vote::Changed);
+        s.vote("deadline", 6, true).unwrap();
+        assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 2, 0)]);
+        s.forget_user(5).unwrap();
+        assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 1, 0)]);
+    }
+
+    #[test]
+    fn a_destination_fails_after_max_refusals_in_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        assert!(!s.dest_refused("tg:1", "bad", None, 3, now).unwrap());
+        s.dest_ok("tg:1").unwrap();
+        assert!(!s.dest_refused("tg:1", "bad", None, 3, now).unwrap());
+        assert!(!s.dest_refused("tg:1", "bad", None, 3, now).unwrap());
+        assert!(s.dest_refused("tg:1", "still bad", None, 3, now).unwrap());
+        let failed = s.failed_dests().unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].1.reason, "still bad");
     }
 }

@@ -218,3 +218,52 @@ fn declines_point_school_matters_to_the_configured_contact() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("hr_contcat"));
 }
+
+fn run_with_bytes(args: &[&str], input: &[u8]) -> (String, Option<i32>) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// A line that is not UTF-8 is read with U+FFFD in place of the bad bytes:
+/// one JSON line for each input line, the lines after it still answered.
+#[test]
+fn invalid_utf8_lines_are_read_lossily_in_batch_and_chat() {
+    let mut input = "公需课多少学时\n".as_bytes().to_vec();
+    input.extend_from_slice(b"\xff\xfe bad \xc3\x28 bytes\r\n");
+    input.extend_from_slice("登录网址\n".as_bytes());
+    let (out, code) = run_with_bytes(&["ask", "--json"], &input);
+    assert_eq!(code, Some(0), "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[1]["question"], "\u{fffd}\u{fffd} bad \u{fffd}( bytes");
+    assert_eq!(lines[2]["matched"], "login");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut input = b"\xff\xff\n".to_vec();
+    input.extend_from_slice("每年要多少学时\n/quit\n".as_bytes());
+    let (out, code) = run_with_bytes(
+        &["chat", "--data-dir", dir.path().to_str().expect("utf-8")],
+        &input,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("不少于90学时"), "{out}");
+}

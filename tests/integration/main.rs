@@ -3,11 +3,13 @@
 
 mod cli;
 mod crash;
+mod delivery;
 mod eval;
 mod fake_api;
 mod kb_check;
 mod reminders;
 mod robustness;
+mod store;
 mod telegram;
 mod understanding;
 mod webhooks;
@@ -40,4 +42,72 @@ pub fn fixture(name: &str) -> PathBuf {
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_jxjy-bot")
+}
+
+/// A child process whose stderr is read as it comes (a full pipe would
+/// block it), kept for assertions.
+pub struct Logged {
+    pub child: std::process::Child,
+    log: Arc<std::sync::Mutex<String>>,
+}
+
+impl Logged {
+    pub fn spawn(mut cmd: std::process::Command) -> Logged {
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn jxjy-bot");
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Logged { child, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Wait (up to `secs`) for the process to exit.
+    pub async fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                // Let the reader take the last lines.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running after {secs}s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,9 +1,10 @@
 //! Reminders over a whole season with a manual clock and a recording
 //! sender; the store's lock; /forget.
 
-use jxjy_bot::clock::{Clock, ManualClock};
+use jxjy_bot::clock::{Clock, ManualClock, Stop};
 use jxjy_bot::commands::{self, Ctx};
-use jxjy_bot::reminders::{Schedule, SendError, Sender, deliver_due, slots};
+use jxjy_bot::delivery::{Address, Options, SendError, Sender};
+use jxjy_bot::reminders::{Schedule, slots};
 use jxjy_bot::store::{ChatKind, CourseKind, HourEntry, Store, Subscription};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +21,10 @@ pub struct Recorder {
 }
 
 impl Sender for Recorder {
-    async fn send(&self, chat_id: i64, text: &str) -> Result<(), SendError> {
+    async fn send(&self, to: &Address, text: &str, _stop: &Stop) -> Result<(), SendError> {
+        let Address::Chat { id: chat_id, .. } = *to else {
+            return Err(SendError::Refused("not a chat".into()));
+        };
         if self.blocked.contains(&chat_id) {
             return Err(SendError::Blocked);
         }
@@ -30,6 +34,18 @@ impl Sender for Recorder {
         self.sent.lock().unwrap().push((chat_id, text.to_string()));
         Ok(())
     }
+}
+
+/// Deliver what is due at `now` through `sender`, 16 keys a batch.
+pub async fn deliver_due<S: Sender>(
+    s: &Store,
+    facts: &jxjy_bot::knowledge::Facts,
+    schedule: &Schedule,
+    now: chrono::DateTime<chrono::Utc>,
+    sender: &S,
+    batch: usize,
+) -> Result<jxjy_bot::delivery::Report, jxjy_bot::error::StoreError> {
+    jxjy_bot::delivery::deliver_due(s, facts, schedule, now, sender, &Options::batch(batch)).await
 }
 
 impl Recorder {
@@ -294,6 +310,7 @@ fn tracker_commands_log_hours_undo_remind_forget() {
         facts,
         schedule: &schedule,
         now: at("2024-12-20T10:00:00+08:00"),
+        op: None,
     };
     assert!(
         commands::log(&ctx, 5, "公需 10")

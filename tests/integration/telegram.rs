@@ -1,13 +1,14 @@
 //! The bot end to end: the real handler tree and run loop against the fake
 //! Bot API on loopback.
 
-use crate::fake_api::{BOT_USERNAME, FakeApi, TOKEN};
-use jxjy_bot::bot::{App, run, throttled};
+use crate::fake_api::{BOT_USERNAME, FakeApi, Fault, TOKEN};
+use jxjy_bot::bot::{App, Options, run};
 use jxjy_bot::clock::ManualClock;
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::knowledge::Kb;
 use jxjy_bot::reminders::Schedule;
 use jxjy_bot::store::{ChatKind, Store, Subscription};
+use jxjy_bot::telegram::Telegram;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub struct Harness {
     pub app: Arc<App>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
@@ -31,7 +32,25 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
 
 impl Harness {
     pub async fn start() -> Harness {
-        let api = FakeApi::start().await;
+        Harness::start_with(FakeApi::start().await, |_| {}, Vec::new()).await
+    }
+
+    /// Against `api`, with the client tuned by `tune` and these robots.
+    pub async fn start_with(
+        api: FakeApi,
+        tune: impl FnOnce(&mut Telegram),
+        webhooks: Vec<jxjy_bot::webhook::Target>,
+    ) -> Harness {
+        Harness::start_prepared(api, tune, webhooks, |_| {}).await
+    }
+
+    /// As `start_with`, with the store prepared before the bot starts.
+    pub async fn start_prepared(
+        api: FakeApi,
+        tune: impl FnOnce(&mut Telegram),
+        webhooks: Vec<jxjy_bot::webhook::Target>,
+        prepare: impl FnOnce(&Store),
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let kb = Kb::load(&crate::shipped_kb_dir()).unwrap();
         let app = Arc::new(App {
@@ -40,24 +59,30 @@ impl Harness {
             schedule: Schedule::default(),
             clock: Arc::new(ManualClock::new(at("2024-12-20T10:00:00+08:00"))),
             admins: vec![7],
-            webhooks: Vec::new(),
+            webhooks,
         });
-        let bot = teloxide::Bot::new(TOKEN).set_api_url(api.url().parse().unwrap());
+        prepare(&app.store);
+        let webhooks_empty = app.webhooks.is_empty();
+        let mut tg = Telegram::local(TOKEN, &api.url()).unwrap();
+        // Retries without the production pauses.
+        tg.backoff.first = Duration::from_millis(50);
+        tune(&mut tg);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(
-            throttled(bot, false),
-            app.clone(),
-            Duration::from_secs(3600),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let opts = Options {
+            // Only the reminder test has robots; the others get none.
+            reminders: !webhooks_empty,
+            reminder_every: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let task = tokio::spawn(run(Arc::new(tg), app.clone(), opts, async move {
+            let _ = rx.await;
+        }));
         Harness {
             api,
             app,
             stop: Some(tx),
             task,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -190,20 +215,46 @@ async fn ambiguous_question_then_tap_answers_and_feedback_is_stored() {
         .into_iter()
         .find(|(l, _)| l.contains('👍'))
         .unwrap();
-    h.api.callback(TEACHER, TEACHER, &up.1);
-    assert!(
-        h.api
-            .wait_until(10, |r| r
-                .iter()
+    let down = buttons(&sent[1])
+        .into_iter()
+        .find(|(l, _)| l.contains('👎'))
+        .unwrap();
+    // Pressed fifty times: one vote. Then changed to 👎.
+    for _ in 0..50 {
+        h.api.callback(TEACHER, TEACHER, &up.1);
+    }
+    let answered = |n: usize| {
+        move |r: &[wiremock::Request]| {
+            r.iter()
                 .filter(|r| crate::fake_api::method_of(r) == "answercallbackquery")
                 .count()
-                >= 2)
-            .await
-    );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+                >= n
+        }
+    };
+    assert!(h.api.wait_until(20, answered(51)).await);
     assert_eq!(
         h.app.store.feedback().unwrap(),
         vec![(id.to_string(), 1, 0)]
+    );
+    let notes = h.api.calls("answercallbackquery").await;
+    assert!(
+        notes[2]["text"].as_str().unwrap_or("").contains("已评价过"),
+        "{}",
+        notes[2]
+    );
+    h.api.callback(TEACHER, TEACHER, &down.1);
+    assert!(h.api.wait_until(10, answered(52)).await);
+    assert!(
+        eventually(10, || h.app.store.feedback().unwrap()
+            == vec![(id.to_string(), 0, 1)])
+        .await
+    );
+    // Another teacher's vote counts on its own.
+    h.api.callback(8, 8, &up.1);
+    assert!(
+        eventually(10, || h.app.store.feedback().unwrap()
+            == vec![(id.to_string(), 1, 1)])
+        .await
     );
     h.stop().await;
 }
@@ -281,7 +332,7 @@ async fn group_answers_commands_mentions_and_replies_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_text_in_private_asks_for_text_and_edits_too() {
+async fn non_text_asks_for_text_and_an_edited_question_is_answered() {
     let h = Harness::start().await;
     h.api.other(
         TEACHER,
@@ -294,14 +345,25 @@ async fn non_text_in_private_asks_for_text_and_edits_too() {
         TEACHER,
         json!({"location": {"latitude": 28.68, "longitude": 115.86}}),
     );
-    h.api.edited(TEACHER, TEACHER, "改一下");
+    h.api.edited(TEACHER, TEACHER, "每年要多少学时");
+    h.api.edited(TEACHER, TEACHER, "/log 公需 10");
     h.api.text(TEACHER, TEACHER, "/nonsense");
-    let sent = h.api.wait_sent(TEACHER, 4, 10).await;
-    assert_eq!(sent.len(), 4, "{sent:#?}");
-    for s in &sent[..3] {
+    let sent = h.api.wait_sent(TEACHER, 5, 10).await;
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    for s in &sent[..2] {
         assert!(text(s).contains("请用文字发送"), "{}", text(s));
     }
-    assert!(text(&sent[3]).contains("/help"));
+    assert!(text(&sent[2]).contains("90"), "{}", text(&sent[2]));
+    assert!(
+        text(&sent[3]).contains("不会再次执行"),
+        "{}",
+        text(&sent[3])
+    );
+    assert!(
+        h.app.store.hours(TEACHER).unwrap().is_empty(),
+        "an edited /log is not run"
+    );
+    assert!(text(&sent[4]).contains("/help"));
     h.stop().await;
 }
 
@@ -515,36 +577,19 @@ fn long_replies_are_split_under_the_limit() {
 async fn serve_binary_answers_and_stops_gracefully_without_logging_the_token() {
     let api = FakeApi::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = api
-        .command(&["serve"], dir.path())
-        .env("RUST_LOG", "trace")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = api.command(&["serve"], dir.path());
+    cmd.env("RUST_LOG", "trace");
+    let mut child = crate::Logged::spawn(cmd);
     api.text(TEACHER, TEACHER, "每年要多少学时");
     let sent = api.wait_sent(TEACHER, 1, 30).await;
     assert!(
         sent.first().is_some_and(|s| text(s).contains("90")),
-        "{sent:?}"
+        "{sent:?}\n{}",
+        child.log()
     );
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let started = std::time::Instant::now();
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut log = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    child.signal("-TERM");
+    let exit = child.wait_exit(30).await;
+    let log = child.log();
     assert!(exit.success(), "{exit:?}\n{log}");
     assert!(
         log.contains("serving Telegram") && log.contains("stopped"),
@@ -604,4 +649,282 @@ async fn no_proxy_bypasses_the_configured_proxy() {
         sent.first().is_some_and(|s| text(s).contains("12333")),
         "{sent:?}"
     );
+}
+
+/// Every kind of transient fault on sendMessage, one per question: each
+/// answer still arrives, none is counted as lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_survive_5xx_html_malformed_reset_and_timeout() {
+    let h = Harness::start_with(
+        FakeApi::start_front().await,
+        |tg| tg.timeout = Duration::from_secs(1),
+        Vec::new(),
+    )
+    .await;
+    let cases = [
+        (
+            Fault::Json(
+                500,
+                json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
+            ),
+            "每年继续教育要多少学时",
+            "90",
+        ),
+        (
+            Fault::Raw(
+                502,
+                "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>".into(),
+            ),
+            "公需课要学几个学时",
+            "30",
+        ),
+        (
+            Fault::Raw(200, "{\"ok\":true,\"result\":{\"message_id\":".into()),
+            "专业课最少多少学时",
+            "60",
+        ),
+        (Fault::Reset, "咨询电话多少", "0791-12333"),
+        (
+            Fault::Late(Duration::from_secs(3)),
+            "最晚什么时候学完",
+            "2024年12月31日",
+        ),
+    ];
+    // One fault per question: the first try meets it, the retry answers.
+    // A reset request never reaches the recording server.
+    let mut seen = 0;
+    for (fault, q, want) in cases {
+        seen += if fault == Fault::Reset { 1 } else { 2 };
+        h.api.fault("sendmessage", TEACHER, fault.clone());
+        h.api.text(TEACHER, TEACHER, q);
+        let sent = h.api.wait_sent(TEACHER, seen, 30).await;
+        let last = sent.last().map(text).unwrap_or("");
+        assert!(last.contains(want), "{fault:?}: {q} -> {last}");
+    }
+    assert_eq!(
+        h.api.sent_to(TEACHER).await.len(),
+        9,
+        "the reset request never arrived"
+    );
+    assert_eq!(h.app.store.answer_failures().unwrap().0, 0, "nothing lost");
+    h.stop().await;
+}
+
+/// A refusal (4xx) is not retried; a fault that outlasts the retries is
+/// logged and counted in stats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_finally_fail_are_counted() {
+    let api = FakeApi::start().await;
+    api.inject(
+        "sendmessage",
+        TEACHER,
+        400,
+        json!({"ok": false, "error_code": 400, "description": "Bad Request: message text is empty"}),
+    );
+    for _ in 0..5 {
+        api.inject(
+            "sendmessage",
+            TEACHER,
+            503,
+            json!({"ok": false, "error_code": 503, "description": "Service Unavailable"}),
+        );
+    }
+    let h = Harness::start_with(api, |_| {}, Vec::new()).await;
+    h.api.text(TEACHER, TEACHER, "每年要多少学时");
+    h.api.text(TEACHER, TEACHER, "咨询电话");
+    h.api.text(TEACHER, TEACHER, "平台怎么登录");
+    // 1 refused + 5 failed tries + the third answer.
+    let sent = h.api.wait_sent(TEACHER, 7, 30).await;
+    assert!(text(&sent[6]).contains("电子社保"), "{}", text(&sent[6]));
+    assert!(eventually(10, || h.app.store.answer_failures().unwrap().0 == 2).await);
+    let report =
+        jxjy_bot::stats::report(&h.app.store, h.app.responder.matcher().analyzer()).unwrap();
+    assert!(report.contains("未能送达的回答：2"), "{report}");
+    h.stop().await;
+}
+
+/// An update handed out again (its confirmation lost) is handled once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_update_is_handled_once() {
+    let h = Harness::start().await;
+    let id = h.api.text(TEACHER, TEACHER, "/log 公需 2");
+    h.api.wait_sent(TEACHER, 1, 10).await;
+    h.api
+        .replay(FakeApi::text_update(TEACHER, TEACHER, "/log 公需 2", id));
+    h.api.text(TEACHER, TEACHER, "/hours");
+    let sent = h.api.wait_sent(TEACHER, 2, 10).await;
+    assert!(h.api.wait_drained(10).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent_now = h.api.sent_to(TEACHER).await;
+    assert_eq!(sent_now.len(), 2, "{sent_now:#?}");
+    assert!(
+        text(&sent[1]).contains("公需课：2 / 30"),
+        "{}",
+        text(&sent[1])
+    );
+    assert_eq!(h.app.store.hours(TEACHER).unwrap().len(), 1);
+    h.stop().await;
+}
+
+/// In a group, a teacher's records and the stats are not shown to all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commands_keep_records_private() {
+    let h = Harness::start().await;
+    h.app
+        .store
+        .set_hours(
+            5,
+            &[jxjy_bot::store::HourEntry {
+                kind: jxjy_bot::store::CourseKind::Public,
+                hours: 20.0,
+                at: chrono::Utc::now(),
+            }],
+        )
+        .unwrap();
+    for t in ["/log 公需 10", "/hours", "/undo", "/forget"] {
+        h.api.text(GROUP, 5, t);
+    }
+    h.api.text(GROUP, 7, "/stats");
+    let sent = h.api.wait_sent(GROUP, 5, 15).await;
+    for s in &sent {
+        let t = text(s);
+        assert!(
+            t.contains("只在私聊中使用") && t.contains(BOT_USERNAME),
+            "{t}"
+        );
+        assert!(!t.contains("20") && !t.contains("未能回答"), "{t}");
+    }
+    assert_eq!(h.app.store.hours(5).unwrap().len(), 1, "nothing changed");
+    assert!(h.api.sent_to(5).await.is_empty() && h.api.sent_to(7).await.is_empty());
+    h.stop().await;
+}
+
+fn robot_target(name: &str, url: String) -> jxjy_bot::webhook::Target {
+    jxjy_bot::webhook::Target {
+        name: name.into(),
+        kind: jxjy_bot::webhook::Kind::Wecom,
+        url,
+        secret: None,
+        mention_all: false,
+        mention_mobiles: vec![],
+        mention_users: vec![],
+    }
+}
+
+/// `serve` sends the due reminder to Telegram subscribers and to the
+/// configured robots through the same path, and writes the daily backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_delivers_reminders_to_chats_and_robots() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let robot = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok"})),
+        )
+        .mount(&robot)
+        .await;
+    let url = format!("{}/cgi-bin/webhook/send?key=K", robot.uri());
+    let h = Harness::start_prepared(
+        FakeApi::start().await,
+        |_| {},
+        vec![robot_target("教研室", url)],
+        |s| {
+            s.put_subscriptions(&[
+                Subscription {
+                    chat_id: GROUP,
+                    kind: ChatKind::Group,
+                    active: true,
+                },
+                Subscription {
+                    chat_id: TEACHER,
+                    kind: ChatKind::Private,
+                    active: true,
+                },
+            ])
+            .unwrap()
+        },
+    )
+    .await;
+    let group = h.api.wait_sent(GROUP, 1, 20).await;
+    assert!(text(&group[0]).contains("还剩11天"), "{group:?}");
+    let teacher = h.api.wait_sent(TEACHER, 1, 20).await;
+    assert!(text(&teacher[0]).contains("您还差90学时"), "{teacher:?}");
+    let mut got_robot = false;
+    for _ in 0..1000 {
+        if !robot
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            got_robot = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(got_robot, "the robot got its reminder from serve");
+    let body: Value =
+        serde_json::from_slice(&robot.received_requests().await.unwrap()[0].body).unwrap();
+    assert!(
+        body["text"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("还剩11天"),
+        "{body}"
+    );
+    assert!(
+        eventually(10, || !jxjy_bot::store::backups(h.dir.path()).is_empty()).await,
+        "daily backup written at start"
+    );
+    h.stop().await;
+}
+
+/// Telegram unreachable at start-up: `serve` waits with backoff, logging
+/// each try, instead of exiting; then it works as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_waits_for_telegram_at_start_up() {
+    // Nothing listens: connection refused, try after try, until SIGTERM.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let api = FakeApi::start().await;
+    let mut cmd = api.command(&["serve"], dir.path());
+    cmd.env("TELOXIDE_API_URL", format!("http://{closed}/"));
+    let mut child = crate::Logged::spawn(cmd);
+    assert!(
+        eventually(30, || child.log().matches("waiting for Telegram").count()
+            >= 2)
+        .await,
+        "{}",
+        child.log()
+    );
+    child.signal("-TERM");
+    let exit = child.wait_exit(30).await;
+    assert!(exit.success(), "{exit:?}\n{}", child.log());
+
+    // Three 502 pages from a gateway, then Telegram: the bot answers.
+    for _ in 0..3 {
+        api.fault(
+            "getme",
+            0,
+            Fault::Raw(502, "<html><body>502 Bad Gateway</body></html>".into()),
+        );
+    }
+    api.text(TEACHER, TEACHER, "咨询电话");
+    let mut child = crate::Logged::spawn(api.command(&["serve"], dir.path()));
+    let sent = api.wait_sent(TEACHER, 1, 60).await;
+    assert!(
+        sent.first().is_some_and(|s| text(s).contains("12333")),
+        "{}",
+        child.log()
+    );
+    let log = child.log();
+    for n in 1..=3 {
+        assert!(log.contains(&format!("try_={n}")), "{log}");
+    }
+    assert_eq!(log.matches("waiting for Telegram").count(), 3, "{log}");
+    child.signal("-TERM");
+    assert!(child.wait_exit(30).await.success());
 }

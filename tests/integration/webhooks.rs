@@ -4,11 +4,12 @@
 
 use crate::responder;
 use jxjy_bot::clock::{Clock, ManualClock};
+use jxjy_bot::delivery::{Options, Report};
 use jxjy_bot::reminders::Schedule;
 use jxjy_bot::store::{Delivery, Store};
 use jxjy_bot::webhook::{
-    Kind, Target, WebhookClient, WebhookError, deliver_due, dingtalk_sign, feishu_sign,
-    load_config, sent_key,
+    Kind, Robots, Target, WebhookClient, WebhookError, dingtalk_sign, feishu_sign, load_config,
+    sent_key,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,6 +27,24 @@ fn fixed_clock() -> Arc<ManualClock> {
 
 fn client(clock: &Arc<ManualClock>) -> WebhookClient {
     WebhookClient::new(clock.clone(), Arc::new(clock.clone())).unwrap()
+}
+
+/// The one delivery path, to these robots only.
+pub async fn deliver_due(
+    store: &Store,
+    facts: &jxjy_bot::knowledge::Facts,
+    schedule: &Schedule,
+    now: chrono::DateTime<chrono::Utc>,
+    targets: &[Target],
+    client: Arc<WebhookClient>,
+) -> Report {
+    let robots = Robots {
+        client,
+        targets: targets.to_vec(),
+    };
+    jxjy_bot::delivery::deliver_due(store, facts, schedule, now, &robots, &Options::batch(64))
+        .await
+        .unwrap()
 }
 
 fn target(kind: Kind, url: String, secret: Option<&str>) -> Target {
@@ -401,16 +420,28 @@ async fn reminders_reach_robots_once_across_restarts() {
         store
             .mark(&[sent_key("b", facts.deadline, 7)], Delivery::InFlight)
             .unwrap();
-        let r = deliver_due(&store, facts, &schedule, now, &targets, &client(&clock))
-            .await
-            .unwrap();
+        let r = deliver_due(
+            &store,
+            facts,
+            &schedule,
+            now,
+            &targets,
+            Arc::new(client(&clock)),
+        )
+        .await;
         assert_eq!(r.sent, 2);
         store.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let r = deliver_due(&store, facts, &schedule, now, &targets, &client(&clock))
-        .await
-        .unwrap();
+    let r = deliver_due(
+        &store,
+        facts,
+        &schedule,
+        now,
+        &targets,
+        Arc::new(client(&clock)),
+    )
+    .await;
     assert_eq!(r.sent, 0, "nothing doubled after a restart");
     let bodies: Vec<Value> = server
         .received_requests()
@@ -574,16 +605,22 @@ async fn a_stopped_target_is_not_tried_again() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     let clock = Arc::new(ManualClock::new(now));
-    let c = client(&clock);
+    let c = Arc::new(client(&clock));
     let targets = vec![target(
         Kind::Wecom,
         format!("{}/cgi-bin/webhook/send?key=BAD", server.uri()),
         None,
     )];
     for _ in 0..3 {
-        let r = deliver_due(&store, facts, &Schedule::default(), now, &targets, &c)
-            .await
-            .unwrap();
+        let r = deliver_due(
+            &store,
+            facts,
+            &Schedule::default(),
+            now,
+            &targets,
+            c.clone(),
+        )
+        .await;
         assert_eq!((r.sent, r.stopped.len()), (0, 1));
     }
     assert_eq!(
@@ -597,6 +634,35 @@ async fn a_stopped_target_is_not_tried_again() {
             .unwrap(),
         Some(Delivery::Sent)
     );
+    // The same target with a corrected key is tried again, this reminder
+    // included; given up is recorded, so a restart alone does not retry.
+    let good = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body(Kind::Wecom)))
+        .mount(&good)
+        .await;
+    let r = deliver_due(
+        &store,
+        facts,
+        &Schedule::default(),
+        now,
+        &targets,
+        Arc::new(client(&clock)),
+    )
+    .await;
+    assert_eq!(
+        (r.sent, r.stopped.len()),
+        (0, 1),
+        "still given up after a restart"
+    );
+    let fixed = vec![target(
+        Kind::Wecom,
+        format!("{}/cgi-bin/webhook/send?key=GOOD", good.uri()),
+        None,
+    )];
+    let r = deliver_due(&store, facts, &Schedule::default(), now, &fixed, c).await;
+    assert_eq!((r.sent, r.stopped.len()), (1, 0), "{r:?}");
+    assert_eq!(good.received_requests().await.unwrap().len(), 1);
 }
 
 #[test]
@@ -631,4 +697,35 @@ fn remind_plan_lists_robots_without_sending() {
         "{text}"
     );
     assert!(text.contains("还剩7天"), "{text}");
+}
+
+/// Config errors name the file, the target and the problem, but never
+/// echo a key, a secret or a URL holding one.
+#[test]
+fn config_errors_never_echo_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        // A syntax error on the line that holds the secret.
+        "[[webhook]]\nname = \"a\"\nkind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send?access_token=TOPSECRET1\"\nsecret = \"SECTOPSECRET2\" oops\n",
+        // A URL that is not one, holding a key.
+        "[[webhook]]\nname = \"b\"\nkind = \"wecom\"\nurl = \"qyapi.weixin.qq.com/send?key=TOPSECRET3\"\n",
+        // Both url and key.
+        "[[webhook]]\nname = \"c\"\nkind = \"wecom\"\nurl = \"https://x/send?key=TOPSECRET4\"\nkey = \"TOPSECRET5\"\n",
+        // A wrong type where a secret goes.
+        "[[webhook]]\nname = \"d\"\nkind = \"feishu\"\nkey = \"TOPSECRET6\"\nsecret = [\"TOPSECRET7\"]\n",
+    ] {
+        let p = write_config(dir.path(), text);
+        let e = load_config(&p).unwrap_err().to_string();
+        assert!(e.contains("jxjy.toml"), "{e}");
+        assert!(!e.contains("TOPSECRET"), "secret echoed: {e}");
+        // The binary says the same.
+        let out = std::process::Command::new(crate::bin())
+            .args(["webhook", "list", "--config"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(!err.contains("TOPSECRET"), "secret echoed: {err}");
+    }
 }

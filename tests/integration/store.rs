@@ -1,0 +1,365 @@
+//! The store under concurrent writers, damage, backup and restore.
+
+use crate::responder;
+use jxjy_bot::backup::{self, BackupError};
+use jxjy_bot::commands::{self, Ctx};
+use jxjy_bot::error::StoreError;
+use jxjy_bot::reminders::Schedule;
+use jxjy_bot::store::{ChatKind, CourseKind, Delivery, HourEntry, Store, Subscription, Unanswered};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+fn ctx<'a>(store: &'a Store, schedule: &'a Schedule, op: Option<&'a str>) -> Ctx<'a> {
+    Ctx {
+        store,
+        facts: &responder().kb().facts,
+        schedule,
+        now: chrono::Utc::now(),
+        op,
+    }
+}
+
+/// 200 /log for one teacher at once from 8 threads (as updates of their
+/// private chat and of groups would be handled): all 200 stored, none
+/// overwritten; then /undo racing /log.
+#[test]
+fn concurrent_logs_and_undos_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let schedule = Schedule::default();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            let schedule = schedule.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    // Distinct operations, as distinct updates would be.
+                    let op = format!("telegram/{t}-{i}");
+                    let reply =
+                        commands::log(&ctx(&store, &schedule, Some(&op)), 42, "公需 1").unwrap();
+                    assert!(reply.starts_with("已记录"), "{reply}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.hours(42).unwrap().len(), 200);
+    // 50 /undo racing 50 more /log: 200 + 50 - 50.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            let schedule = schedule.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let op = format!("telegram/u{t}-{i}");
+                    let c = ctx(&store, &schedule, Some(&op));
+                    if t % 2 == 0 {
+                        commands::undo(&c, 42).unwrap();
+                    } else {
+                        commands::log(&c, 42, "专业 1").unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.hours(42).unwrap().len(), 200);
+    // Subscriptions: switching on and off from many threads leaves a
+    // record that is one of the two, never a torn one.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            let schedule = schedule.clone();
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    let c = ctx(&store, &schedule, None);
+                    let arg = if t % 2 == 0 { "on" } else { "off" };
+                    commands::remind(&c, -5, ChatKind::Group, arg, true).unwrap();
+                    store.deactivate(-5).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(store.subscription(-5).is_ok());
+}
+
+/// A store holding one of every kind of record.
+fn filled(dir: &Path) -> Store {
+    let s = Store::open(dir).unwrap();
+    s.set_hours(
+        42,
+        &[HourEntry {
+            kind: CourseKind::Public,
+            hours: 20.0,
+            at: chrono::Utc::now(),
+        }],
+    )
+    .unwrap();
+    s.put_subscriptions(&[
+        Subscription {
+            chat_id: 42,
+            kind: ChatKind::Private,
+            active: true,
+        },
+        Subscription {
+            chat_id: -100,
+            kind: ChatKind::Group,
+            active: false,
+        },
+    ])
+    .unwrap();
+    s.mark(&[b"42/2024-12-31/7".to_vec()], Delivery::Sent)
+        .unwrap();
+    s.vote("deadline", 42, true).unwrap();
+    s.record_asked("deadline").unwrap();
+    s.record_unanswered(&Unanswered {
+        text: "食堂几点开门".into(),
+        at: chrono::Utc::now(),
+        chat: ChatKind::Private,
+    })
+    .unwrap();
+    s.dest_refused("webhook:x", "bad key", Some("ab"), 1, chrono::Utc::now())
+        .unwrap();
+    s.answer_failed("timeout").unwrap();
+    s
+}
+
+/// The lines of a backup but its header (which holds the time).
+fn records(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn backup_and_restore_round_trip_every_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let file = tmp.path().join("backup.jsonl");
+    let s = filled(&a);
+    let n = backup::write(&s, &file).unwrap();
+    assert_eq!(n, 10);
+    drop(s);
+    let r = backup::restore(&file, &b, false).unwrap();
+    assert_eq!(r.records, 10);
+    assert!(r.moved_aside.is_none());
+    let again = tmp.path().join("again.jsonl");
+    let s = Store::open(&b).unwrap();
+    backup::write(&s, &again).unwrap();
+    assert_eq!(records(&again), records(&file));
+    assert_eq!(s.hours(42).unwrap()[0].hours, 20.0);
+    assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 1, 0)]);
+    drop(s);
+    // A store holding data is replaced only with --force.
+    let e = backup::restore(&file, &b, false).unwrap_err();
+    assert!(matches!(e, BackupError::NotEmpty { .. }), "{e}");
+    let r = backup::restore(&file, &b, true).unwrap();
+    assert!(r.moved_aside.is_some_and(|p| p.join("db").exists()));
+    assert_eq!(Store::open(&b).unwrap().hours(42).unwrap().len(), 1);
+}
+
+#[test]
+fn a_cut_or_foreign_backup_restores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("backup.jsonl");
+    backup::write(&filled(&tmp.path().join("a")), &file).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let target = tmp.path().join("t");
+    // Without its end line; cut mid-line; a later format version.
+    let lines: Vec<&str> = text.lines().collect();
+    let cases = [
+        (lines[..lines.len() - 1].join("\n"), "cut off"),
+        (text[..text.len() / 2].to_string(), "cut off"),
+        (
+            text.replacen("\"version\":1", "\"version\":9", 1),
+            "format version 9",
+        ),
+        ("not json\n".to_string(), "line 1"),
+    ];
+    for (content, want) in cases {
+        std::fs::write(&file, content).unwrap();
+        let e = backup::restore(&file, &target, false).unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+        assert!(
+            Store::open(&target).unwrap().hours(42).unwrap().is_empty(),
+            "nothing restored"
+        );
+    }
+}
+
+fn chat_input(data: &Path, input: &str) {
+    let mut child = Command::new(crate::bin())
+        .args(["chat", "--data-dir"])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// What sled itself recovers from a copy of `data`: (hours records,
+/// subscriptions).
+fn raw_sled(data: &Path) -> (usize, usize) {
+    let copy = tempfile::tempdir().unwrap();
+    for f in ["conf", "db"] {
+        std::fs::copy(data.join(f), copy.path().join(f)).unwrap();
+    }
+    let db = sled::open(copy.path()).unwrap();
+    (
+        db.open_tree("hours").unwrap().len(),
+        db.open_tree("subscriptions").unwrap().len(),
+    )
+}
+
+fn hours_in_chat(data: &Path) -> (Option<i32>, String, String) {
+    let mut child = Command::new(crate::bin())
+        .args(["chat", "--data-dir"])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let _ = child.stdin.take().unwrap().write_all(b"/hours\n/remind\n");
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// sled opens a truncated or garbled log as what came before the damage,
+/// even as an empty store. Every command refuses it instead, naming the
+/// directory and the way back; `restore` brings the data back.
+#[test]
+fn a_truncated_or_garbled_log_is_refused_and_restore_recovers() {
+    for damage in ["empty", "truncated", "garbled"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        chat_input(&data, "/log 公需 20\n");
+        let after_log = std::fs::metadata(data.join("db")).unwrap().len();
+        chat_input(&data, "/remind on\n");
+        let backup = tmp.path().join("b.jsonl");
+        let out = Command::new(crate::bin())
+            .args(["backup", "--data-dir"])
+            .arg(&data)
+            .arg(&backup)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let db = data.join("db");
+        match damage {
+            "empty" => std::fs::write(&db, b"").unwrap(),
+            // Cut where the log ended before /remind on.
+            "truncated" => std::fs::OpenOptions::new()
+                .write(true)
+                .open(&db)
+                .unwrap()
+                .set_len(after_log)
+                .unwrap(),
+            // Junk over the end of the /log write.
+            _ => {
+                use std::io::{Seek, Write};
+                let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+                f.seek(std::io::SeekFrom::Start(after_log - 64)).unwrap();
+                f.write_all(&[0xA5; 512]).unwrap();
+            }
+        }
+        // sled itself opens it without complaint, having lost records.
+        let (hours, subs) = raw_sled(&data);
+        assert!(
+            hours + subs < 2,
+            "{damage}: the damage lost nothing ({hours}, {subs})"
+        );
+        let (code, stdout, stderr) = hours_in_chat(&data);
+        assert_eq!(code, Some(1), "{damage}: {stdout}");
+        assert!(
+            stderr.contains("is damaged")
+                && stderr.contains(&data.display().to_string())
+                && stderr.contains("jxjy-bot restore"),
+            "{damage}: {stderr}"
+        );
+        for args in [
+            &["stats"][..],
+            &["remind", "plan", "--at", "2024-12-24T09:00+08:00"],
+        ] {
+            let out = Command::new(crate::bin())
+                .args(args)
+                .arg("--data-dir")
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{damage} {args:?}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("is damaged"));
+        }
+        let out = Command::new(crate::bin())
+            .args(["restore", "--data-dir"])
+            .arg(&data)
+            .arg(&backup)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("damaged-"));
+        let (code, stdout, _) = hours_in_chat(&data);
+        assert_eq!(code, Some(0));
+        assert!(
+            stdout.contains("公需课：20 / 30 / 10") && stdout.contains("提醒已开启"),
+            "{damage}: {stdout}"
+        );
+    }
+}
+
+/// A store written by this build: a second open sees the same changes,
+/// and a missing marker (a store from before markers) is accepted.
+#[test]
+fn a_healthy_store_reopens_and_an_old_one_gets_a_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let changes = filled(dir.path()).changes().unwrap();
+    assert!(changes > 0);
+    assert_eq!(Store::open(dir.path()).unwrap().changes().unwrap(), changes);
+    std::fs::remove_file(dir.path().join(jxjy_bot::store::MARKER_FILE)).unwrap();
+    assert!(Store::open(dir.path()).is_ok());
+    assert!(dir.path().join(jxjy_bot::store::MARKER_FILE).exists());
+    // A store the marker says had more changes is refused.
+    std::fs::write(
+        dir.path().join(jxjy_bot::store::MARKER_FILE),
+        format!(
+            r#"{{"format":1,"changes":{},"at":"2024-12-01T00:00:00Z"}}"#,
+            changes + 5
+        ),
+    )
+    .unwrap();
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::Damaged { .. })
+    ));
+}
