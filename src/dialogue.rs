@@ -373,9 +373,11 @@ impl Responder {
         // A long message may run questions together without naming anything
         // new ("...do I have to do this and how many hours is it").
         let long = question.chars().count() >= LONG_MESSAGE_CHARS;
-        let mut current = reading.clone();
+        let mut current: Option<crate::matcher::Reading> = None;
         while found.len() + 1 < MAX_PARTS {
-            let left = self.matcher.residual(&current, doc);
+            let left = self
+                .matcher
+                .residual(current.as_ref().unwrap_or(reading), doc);
             let substantial = left.features.words.iter().any(|w| w.chars().count() >= 2);
             if left.features.asks.is_empty() || !substantial {
                 break;
@@ -414,7 +416,7 @@ impl Responder {
                 {
                     found.push(i);
                     doc = d;
-                    current = left;
+                    current = Some(left);
                 }
                 _ => break,
             }

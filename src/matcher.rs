@@ -148,7 +148,9 @@ pub struct Matcher {
     foreign: Option<AhoCorasick>,
     /// Per entry: groups of words (normalised; "?when" a kind of question),
     /// one of each group the question must hold; empty: none required.
-    requires: Vec<Vec<Vec<String>>>,
+    requires: Vec<Vec<Vec<Need>>>,
+    /// Every word some entry requires, found in a question in one pass.
+    required_words: Option<AhoCorasick>,
     /// Per entry: does a menu topic lead to it (an overview answer)?
     head: Vec<bool>,
     /// Per entry: is it a gap ("the guide does not say")?
@@ -161,6 +163,14 @@ pub struct Matcher {
     /// to the next part of a multi-part question that leaves them out.
     subjects: Vec<String>,
     pub thresholds: Thresholds,
+}
+
+/// What an entry requires of a question: a word (an id into the required
+/// words) or a kind of question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Need {
+    Word(usize),
+    Ask(String),
 }
 
 /// The kinds of feature, each with its own vocabulary.
@@ -268,6 +278,8 @@ impl Matcher {
             .map(|w| analyzer.normalize(w))
             .filter(|w| !w.is_empty())
             .collect();
+        // Required words become ids into one automaton; "?when" a kind.
+        let mut required: Vec<String> = Vec::new();
         let requires = kb
             .entries
             .iter()
@@ -277,16 +289,28 @@ impl Matcher {
                     .map(|group| {
                         group
                             .iter()
-                            .map(|w| match w.strip_prefix('?') {
-                                Some(kind) => format!("?{kind}"),
-                                None => analyzer.normalize(w),
+                            .filter_map(|w| match w.strip_prefix('?') {
+                                Some(kind) => Some(Need::Ask(kind.to_string())),
+                                None => {
+                                    let n = analyzer.normalize(w);
+                                    if n.is_empty() {
+                                        return None;
+                                    }
+                                    let id = required.iter().position(|r| *r == n).unwrap_or_else(
+                                        || {
+                                            required.push(n);
+                                            required.len() - 1
+                                        },
+                                    );
+                                    Some(Need::Word(id))
+                                }
                             })
-                            .filter(|w| !w.is_empty())
                             .collect()
                     })
                     .collect()
             })
             .collect();
+        let required_words = AhoCorasick::new(&required).ok();
         let summary = kb
             .entries
             .iter()
@@ -306,6 +330,7 @@ impl Matcher {
             .map(|e| kb.topics.iter().any(|t| t.entry == e.id))
             .collect();
         Matcher {
+            required_words,
             head,
             gap,
             requires,
@@ -602,6 +627,19 @@ impl Matcher {
         if !substantive {
             penalty *= INSUBSTANTIAL_PENALTY;
         }
+        // Which required words the question holds (overlapping: 集中面授
+        // holds 面授 too).
+        let mut present = vec![
+            false;
+            self.required_words
+                .as_ref()
+                .map_or(0, |ac| ac.patterns_len())
+        ];
+        if let Some(ac) = &self.required_words {
+            for m in ac.find_overlapping_iter(normalized.as_str()) {
+                present[m.pattern().as_usize()] = true;
+            }
+        }
         let mut met = vec![true; self.n_entries];
         for (((b, a), req), met) in best
             .iter_mut()
@@ -611,9 +649,9 @@ impl Matcher {
         {
             *b += ANSWER_SHARE * a * (1.0 - *b);
             *b *= penalty;
-            let holds = |w: &String| match w.strip_prefix('?') {
-                Some(kind) => f.asks.iter().any(|a| a == kind),
-                None => normalized.contains(w.as_str()),
+            let holds = |n: &Need| match n {
+                Need::Ask(kind) => f.asks.iter().any(|a| a == kind),
+                Need::Word(id) => present[*id],
             };
             if !req.iter().all(|group| group.iter().any(holds)) {
                 *b *= REQUIRE_PENALTY;

@@ -189,6 +189,11 @@ impl Scope {
 /// or the end of the question. "我2020年评了副高" mentions a year but is
 /// not about it.
 pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -> Vec<i32> {
+    // Every way of naming a year holds 年, a digit or "year".
+    if !text.contains('年') && !text.bytes().any(|b| b.is_ascii_digit()) && !text.contains("year")
+    {
+        return Vec::new();
+    }
     let text = digits_for_years(text);
     let normalized: &str = &text;
     let about = |rest: &str| {
@@ -287,6 +292,9 @@ const QUESTION_CUES: [&str; 33] = [
     "do",
 ];
 
+/// Characters at or after which a message may split into parts.
+const SPLITTERS: &str = "。？?！!；;\n，…,. 　吗呢啊呀嘛";
+
 /// Words that start a new question inside a message, found in one pass.
 pub struct Markers(Option<AhoCorasick>);
 
@@ -303,6 +311,10 @@ impl Markers {
                 .build(words)
                 .ok(),
         )
+    }
+
+    fn any(&self, text: &str) -> bool {
+        self.0.as_ref().is_some_and(|ac| ac.is_match(text))
     }
 
     /// The text with a line break before each marker.
@@ -340,6 +352,18 @@ pub struct Clause {
 /// interrogative cue is context of the question it precedes (or of the
 /// last one).
 pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
+    // Most questions are one short sentence: nothing to split.
+    if !text.chars().any(|c| SPLITTERS.contains(c)) && !markers.any(text) {
+        let text = text.trim();
+        return if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Clause {
+                text: text.to_string(),
+                context: String::new(),
+            }]
+        };
+    }
     // A marker ("想问一下", "第二个是", "另外") starts a new part.
     let marked = markers.mark(text);
     let text: &str = &marked;

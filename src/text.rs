@@ -397,9 +397,10 @@ impl Homophones {
     }
 }
 
+/// Drop repeats (the order of features does not matter to the scores).
 fn dedup(v: &mut Vec<String>) {
-    let mut seen = HashSet::new();
-    v.retain(|s| seen.insert(s.clone()));
+    v.sort_unstable();
+    v.dedup();
 }
 
 type Rewriter = (AhoCorasick, Vec<String>, Vec<bool>);
