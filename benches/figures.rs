@@ -218,12 +218,24 @@ fn bot() {
             api.text(chat, chat, rng.pick(all.as_slice()).as_str());
         }
         let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let clock: Arc<dyn jxjy_bot::clock::Clock> = Arc::new(jxjy_bot::clock::SystemClock);
+        let live = jxjy_bot::live::LiveKb::load(
+            &manifest().join("knowledge"),
+            Default::default(),
+            clock.clone(),
+        )
+        .expect("knowledge base");
+        let core = jxjy_bot::conversation::Conversation::new(
+            Arc::new(live),
+            Some(store.clone()),
+            Schedule::default(),
+            clock,
+            vec![],
+        );
         let app = Arc::new(jxjy_bot::bot::App {
-            responder: Responder::new(Arc::new(kb())),
-            store: Store::open(dir.path()).expect("store"),
-            schedule: Schedule::default(),
-            clock: Arc::new(jxjy_bot::clock::SystemClock),
-            admins: vec![],
+            core,
+            store,
             webhooks: vec![],
         });
         let tg = jxjy_bot::telegram::Telegram::local(TOKEN, &api.url()).expect("client");
@@ -268,7 +280,7 @@ fn subscribers(dir: &Path, n: i64) {
     let store = Store::open(dir).expect("store");
     let subs: Vec<Subscription> = (1..=n)
         .map(|chat_id| Subscription {
-            chat_id,
+            chat: jxjy_bot::identity::Identity::telegram(chat_id),
             kind: ChatKind::Private,
             active: true,
         })
@@ -462,7 +474,11 @@ fn rate() {
     let store = Store::open(dir.path()).expect("store");
     let recorded = (1..=N)
         .filter(|c| {
-            let key = jxjy_bot::store::sent_key(*c, kb().facts.deadline, 7);
+            let key = jxjy_bot::store::sent_key(
+                &jxjy_bot::identity::Identity::telegram(*c),
+                kb().facts.deadline,
+                7,
+            );
             store.delivery(&key).ok().flatten() == Some(jxjy_bot::store::Delivery::Sent)
         })
         .count();

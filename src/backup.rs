@@ -6,19 +6,26 @@
 //! count, so a cut-off file is refused instead of restored in part. The
 //! inbox of updates and the list of applied operations are transient and
 //! not included.
+//!
+//! Format 2 (schema 3) names chats and users by identity (`tg:42`) and
+//! gives hours one line per guide year; format 1 files (bare Telegram
+//! ids, hours in one list) are still read, converted as the store's own
+//! migration converts ([`crate::migrate`]).
 
 use crate::error::StoreError;
+use crate::identity::Identity;
+use crate::migrate::LegacySubscription;
 use crate::store::{
-    self, BACKUP_DIR, Delivery, DestStatus, HourEntry, Store, Subscription, Unanswered, count_of,
-    decode, encode,
+    self, BACKUP_DIR, Delivery, DestStatus, HourEntry, Store, Subscription, Unanswered, YearHours,
+    count_of, decode, encode, split_vote_key, vote_key,
 };
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub const FORMAT: &str = "jxjy-backup";
-/// Version of the backup format this build writes and reads.
-pub const VERSION: u32 = 1;
+/// Version of the backup format this build writes (it reads 1 too).
+pub const VERSION: u32 = 2;
 /// Daily backups kept in the data directory.
 pub const KEEP: usize = 7;
 
@@ -33,7 +40,8 @@ pub enum Line {
         changes: u64,
     },
     Hours {
-        user: i64,
+        user: Identity,
+        year: i32,
         entries: Vec<HourEntry>,
     },
     Subscription(Subscription),
@@ -42,7 +50,7 @@ pub enum Line {
         state: Delivery,
     },
     Vote {
-        user: i64,
+        user: Identity,
         entry: String,
         helpful: bool,
     },
@@ -67,6 +75,72 @@ pub enum Line {
     End {
         records: u64,
     },
+}
+
+/// The lines of format 1 that differ from format 2.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+enum LegacyLine {
+    Hours {
+        user: i64,
+        entries: Vec<HourEntry>,
+    },
+    Subscription(LegacySubscription),
+    Sent {
+        key: String,
+        state: Delivery,
+    },
+    Vote {
+        user: i64,
+        entry: String,
+        helpful: bool,
+    },
+}
+
+impl LegacyLine {
+    fn upgrade(self) -> Vec<Line> {
+        match self {
+            LegacyLine::Hours { user, entries } => {
+                let user = Identity::legacy(user);
+                crate::migrate::by_year(entries)
+                    .into_iter()
+                    .map(|(year, entries)| Line::Hours {
+                        user: user.clone(),
+                        year,
+                        entries,
+                    })
+                    .collect()
+            }
+            LegacyLine::Subscription(s) => vec![Line::Subscription(s.into())],
+            LegacyLine::Sent { key, state } => vec![Line::Sent {
+                key: crate::migrate::sent_key(&key),
+                state,
+            }],
+            LegacyLine::Vote {
+                user,
+                entry,
+                helpful,
+            } => vec![Line::Vote {
+                user: Identity::legacy(user),
+                entry,
+                helpful,
+            }],
+        }
+    }
+}
+
+/// A line of a format 1 file as format 2 lines (one per year for hours).
+fn upgrade_v1(line: &[u8]) -> Result<Vec<Line>, serde_json::Error> {
+    let v: serde_json::Value = serde_json::from_slice(line)?;
+    let legacy = matches!(
+        v.get("record").and_then(|r| r.as_str()),
+        Some("hours" | "subscription" | "sent" | "vote")
+    );
+    if legacy {
+        Ok(serde_json::from_value::<LegacyLine>(v)?.upgrade())
+    } else {
+        Ok(vec![serde_json::from_value(v)?])
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,8 +178,8 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
     }
 }
 
-fn user_of(k: &[u8]) -> Option<i64> {
-    k.try_into().ok().map(i64::from_be_bytes)
+fn user_of(k: &[u8]) -> Option<Identity> {
+    std::str::from_utf8(k).ok()?.parse().ok()
 }
 
 /// Every kept record of the store, in a fixed order.
@@ -124,10 +198,14 @@ fn export(
     for kv in s.hours.iter() {
         let (k, v) = kv.map_err(StoreError::from)?;
         if let Some(user) = user_of(&k) {
-            emit(Line::Hours {
-                user,
-                entries: decode(&k, &v)?,
-            })?;
+            let years: YearHours = decode(&k, &v)?;
+            for (year, entries) in years {
+                emit(Line::Hours {
+                    user: user.clone(),
+                    year,
+                    entries,
+                })?;
+            }
         }
     }
     for kv in s.subs.iter() {
@@ -143,10 +221,10 @@ fn export(
     }
     for kv in s.votes.iter() {
         let (k, v) = kv.map_err(StoreError::from)?;
-        if let Some(user) = k.get(..8).and_then(user_of) {
+        if let Some((user, entry)) = split_vote_key(&k) {
             emit(Line::Vote {
                 user,
-                entry: String::from_utf8_lossy(&k[8..]).into_owned(),
+                entry,
                 helpful: v.as_ref() == [1],
             })?;
         }
@@ -216,7 +294,9 @@ pub fn write(store: &Store, file: &Path) -> Result<u64, BackupError> {
 pub fn read(file: &Path) -> Result<(u64, Vec<Line>), BackupError> {
     let f = std::fs::File::open(file).map_err(io(file))?;
     let mut lines = Vec::new();
-    let mut changes = None;
+    // Records as written (a format 1 hours line may become several).
+    let mut records = 0u64;
+    let mut header: Option<(u32, u64)> = None;
     let mut ended = false;
     for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
         let line = line.map_err(io(file))?;
@@ -231,50 +311,64 @@ pub fn read(file: &Path) -> Result<(u64, Vec<Line>), BackupError> {
         if ended {
             return Err(format_err("data after the end line".into()));
         }
-        let l: Line = match serde_json::from_slice(&line) {
+        let parsed = match header {
+            Some((1, _)) => upgrade_v1(&line),
+            _ => serde_json::from_slice::<Line>(&line).map(|l| vec![l]),
+        };
+        let parsed = match parsed {
             Ok(l) => l,
             // A cut-off last line reads as a truncated file, not a format error.
             Err(e) if e.is_eof() => return Err(BackupError::Truncated { path: file.into() }),
             Err(e) => return Err(format_err(e.to_string())),
         };
-        match (&l, changes) {
-            (
-                Line::Header {
-                    format,
-                    version,
-                    changes: c,
-                    ..
-                },
-                None,
-            ) => {
-                if format != FORMAT {
-                    return Err(format_err(format!("not a {FORMAT} file")));
+        let is_record = parsed
+            .iter()
+            .any(|l| !matches!(l, Line::Header { .. } | Line::End { .. }));
+        for l in parsed {
+            match (&l, header) {
+                (
+                    Line::Header {
+                        format,
+                        version,
+                        changes: c,
+                        ..
+                    },
+                    None,
+                ) => {
+                    if format != FORMAT {
+                        return Err(format_err(format!("not a {FORMAT} file")));
+                    }
+                    if *version > VERSION {
+                        return Err(BackupError::Version {
+                            path: file.into(),
+                            found: *version,
+                        });
+                    }
+                    header = Some((*version, *c));
                 }
-                if *version > VERSION {
-                    return Err(BackupError::Version {
-                        path: file.into(),
-                        found: *version,
-                    });
+                (_, None) => {
+                    return Err(format_err(format!(
+                        "the first line is not a {FORMAT} header"
+                    )));
                 }
-                changes = Some(*c);
-            }
-            (_, None) => {
-                return Err(format_err(format!(
-                    "the first line is not a {FORMAT} header"
-                )));
-            }
-            (Line::Header { .. }, Some(_)) => return Err(format_err("a second header".into())),
-            (Line::End { records }, Some(_)) => {
-                if *records != lines.len() as u64 {
-                    return Err(BackupError::Truncated { path: file.into() });
+                (Line::Header { .. }, Some(_)) => {
+                    return Err(format_err("a second header".into()));
                 }
-                ended = true;
+                (Line::End { records: n }, Some(_)) => {
+                    if *n != records {
+                        return Err(BackupError::Truncated { path: file.into() });
+                    }
+                    ended = true;
+                }
+                (_, Some(_)) => lines.push(l),
             }
-            (_, Some(_)) => lines.push(l),
+        }
+        if is_record {
+            records += 1;
         }
     }
-    match (changes, ended) {
-        (Some(c), true) => Ok((c, lines)),
+    match (header, ended) {
+        (Some((_, c)), true) => Ok((c, lines)),
         (None, _) => Err(BackupError::Format {
             path: file.into(),
             line: 1,
@@ -360,11 +454,23 @@ fn move_aside(data_dir: &Path) -> Result<PathBuf, BackupError> {
 fn import(s: &Store, lines: &[Line]) -> Result<(), StoreError> {
     for l in lines {
         match l {
-            Line::Hours { user, entries } => {
-                s.hours.insert(user.to_be_bytes(), encode(entries))?;
+            Line::Hours {
+                user,
+                year,
+                entries,
+            } => {
+                let mut years: YearHours = match s.hours.get(user.key())? {
+                    Some(v) => decode(&user.key(), &v)?,
+                    None => YearHours::new(),
+                };
+                years
+                    .entry(*year)
+                    .or_default()
+                    .extend(entries.iter().cloned());
+                s.hours.insert(user.key(), encode(&years))?;
             }
             Line::Subscription(sub) => {
-                s.subs.insert(sub.chat_id.to_be_bytes(), encode(sub))?;
+                s.subs.insert(sub.chat.key(), encode(sub))?;
             }
             Line::Sent { key, state } => {
                 s.sent.insert(key.as_bytes(), encode(state))?;
@@ -374,9 +480,8 @@ fn import(s: &Store, lines: &[Line]) -> Result<(), StoreError> {
                 entry,
                 helpful,
             } => {
-                let mut k = user.to_be_bytes().to_vec();
-                k.extend_from_slice(entry.as_bytes());
-                s.votes.insert(k, &[u8::from(*helpful)])?;
+                s.votes
+                    .insert(vote_key(user, entry), &[u8::from(*helpful)])?;
             }
             Line::Feedback { key, count } => {
                 s.feedback.insert(key.as_bytes(), &count.to_be_bytes())?;

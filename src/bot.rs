@@ -1,10 +1,14 @@
-//! The Telegram front end: commands, the handler tree, replies with
-//! buttons, feedback, groups; the durable update loop, the reminder loop
-//! and the daily backup.
+//! The Telegram front end: turns updates into messages for the
+//! conversation core ([`crate::conversation`]) and its replies into
+//! Telegram messages (buttons as an inline keyboard, long text split,
+//! groups quoted); the durable update loop, the reminder loop, the daily
+//! backup and the season's note in the log.
 //!
-//! Everything the bot says comes from [`Responder`] and [`commands`]; this
-//! module only moves it to and from Telegram. [`schema`] is the whole
-//! handler tree, so tests drive exactly what production runs.
+//! What the bot says, and which commands exist, is the core's; this module
+//! only decides what in a group is addressed to the bot (commands,
+//! @mentions, replies to it), asks Telegram who administers a group, and
+//! follows chats that block the bot or become supergroups. [`schema`] is
+//! the whole handler tree, so tests drive exactly what production runs.
 //!
 //! Updates: each `getUpdates` batch is stored in the [`Inbox`] (and
 //! flushed) before the next call confirms it to Telegram; stored updates
@@ -15,13 +19,13 @@
 //! started; the ones in progress finish (a few seconds) and the rest stay
 //! in the inbox for the next start.
 
-use crate::clock::{Clock, Stop, TokioSleeper};
-use crate::commands::{self, Ctx};
+use crate::clock::{Stop, TokioSleeper};
+use crate::conversation::{self, Conversation, GroupAdmin, Incoming, Input, Output};
 use crate::delivery::{self, Outbox, SendError};
-use crate::dialogue::{Action, Reply, ReplyKind, Responder};
+use crate::dialogue::Reply;
+use crate::identity::Identity;
 use crate::inbox::{Inbox, Item};
-use crate::reminders::Schedule;
-use crate::store::{ChatKind, Store, Unanswered, Vote};
+use crate::store::{ChatKind, Store};
 use crate::telegram::{Retry, Telegram};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -32,8 +36,9 @@ use teloxide::dispatching::{UpdateFilterExt, UpdateHandler, dialogue::GetChatId}
 use teloxide::dptree;
 use teloxide::payloads::{SendMessage, SendMessageSetters};
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, Me, MessageId, ReplyParameters};
-use teloxide::utils::command::BotCommands;
+use teloxide::types::{
+    BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Me, MessageId, ReplyParameters,
+};
 
 /// The Telegram client, as handlers get it.
 pub type Tg = Arc<Telegram>;
@@ -59,60 +64,23 @@ pub struct Op(pub String);
 #[error("stopping before the answer was sent")]
 pub struct Stopping;
 
-/// 继续教育小助手的命令：
-#[derive(BotCommands, Clone, Debug, PartialEq)]
-#[command(rename_rule = "lowercase")]
-pub enum Command {
-    /// 开始：我能回答什么
-    Start,
-    /// 显示本帮助
-    Help,
-    /// 提问，例如 /ask 每年要多少学时
-    Ask(String),
-    /// 主题菜单
-    Menu,
-    /// 截止日期和剩余天数
-    Deadline,
-    /// 学习平台和客服电话
-    Platforms,
-    /// 咨询电话
-    Hotline,
-    /// 记录学时，例如 /log 公需 10（私聊）
-    Log(String),
-    /// 查看我的学时（私聊）
-    Hours,
-    /// 撤销上一条学时记录（私聊）
-    Undo,
-    /// 截止提醒：/remind on 或 /remind off
-    Remind(String),
-    /// 删除我的全部数据（私聊）
-    Forget,
-    /// 使用统计（仅管理员，私聊）
-    Stats,
-}
-
 /// What every handler needs.
 pub struct App {
-    pub responder: Responder,
+    /// The conversation core (knowledge, store, schedule, clock, admins).
+    pub core: Conversation,
+    /// The same store as the core's: Telegram's own records (blocked and
+    /// migrated chats) and the inbox.
     pub store: Store,
-    pub schedule: Schedule,
-    pub clock: Arc<dyn Clock>,
-    /// Telegram user ids allowed to use /stats (JXJY_ADMINS).
-    pub admins: Vec<u64>,
     /// Group robots that get the group reminders too (jxjy.toml).
     pub webhooks: Vec<crate::webhook::Target>,
 }
 
-impl App {
-    fn ctx<'a>(&'a self, op: Option<&'a Op>) -> Ctx<'a> {
-        Ctx {
-            store: &self.store,
-            facts: &self.responder.kb().facts,
-            schedule: &self.schedule,
-            now: self.clock.now(),
-            op: op.map(|o| o.0.as_str()),
-        }
-    }
+/// The command list Telegram shows (`setMyCommands`), from the core's.
+pub fn bot_commands() -> Vec<BotCommand> {
+    conversation::command::COMMANDS
+        .iter()
+        .map(|c| BotCommand::new(c.name, c.about))
+        .collect()
 }
 
 /// The handler tree.
@@ -121,53 +89,53 @@ pub fn schema() -> UpdateHandler<anyhow::Error> {
         .branch(
             dptree::filter_map(|m: Message| m.migrate_to_chat_id().copied()).endpoint(on_migrate),
         )
-        .branch(
-            dptree::entry()
-                .filter_command::<Command>()
-                .endpoint(on_command),
-        )
-        .branch(dptree::filter_map(question_of).endpoint(on_question))
-        .branch(dptree::endpoint(on_other_message));
-    // An edited question is answered again; an edited command is not run
-    // again (an edited /log would count twice).
-    let edited = Update::filter_edited_message()
-        .branch(dptree::filter_map(question_of).endpoint(on_question))
-        .branch(dptree::endpoint(on_edited_other));
+        .branch(dptree::endpoint(on_message));
     dptree::entry()
         .branch(message)
-        .branch(edited)
+        .branch(Update::filter_edited_message().endpoint(on_edited))
         .branch(Update::filter_callback_query().endpoint(on_callback))
 }
 
-fn chat_kind(m: &Message) -> ChatKind {
-    if m.chat.is_private() {
+fn chat_kind(private: bool) -> ChatKind {
+    if private {
         ChatKind::Private
     } else {
         ChatKind::Group
     }
 }
 
-/// The question in a message the bot should answer: any text in a private
-/// chat; in a group only a mention of the bot or a reply to one of its
-/// messages (privacy mode shows it nothing else, but be sure).
-fn question_of(m: Message, me: Me) -> Option<String> {
-    let text = m.text()?;
-    // Unknown commands, or commands for other bots, are not questions.
-    if text.starts_with('/') {
-        return None;
-    }
-    if m.chat.is_private() {
-        return Some(text.to_string());
+/// What of a message is for the bot: any text in a private chat; in a
+/// group only commands, a mention of the bot (removed) or a reply to one
+/// of its messages (privacy mode shows it nothing else, but be sure).
+/// Not text: [`Input::Other`].
+fn text_for_bot(m: &Message, me: &Me) -> Option<Option<String>> {
+    let Some(text) = m.text() else {
+        return Some(None);
+    };
+    if m.chat.is_private() || text.starts_with('/') {
+        return Some(Some(text.to_string()));
     }
     let mention = format!("@{}", me.username());
     if text.contains(&mention) {
-        return Some(text.replace(&mention, " ").trim().to_string());
+        return Some(Some(text.replace(&mention, " ").trim().to_string()));
     }
     let replies_to_bot = m
         .reply_to_message()
         .and_then(|r| r.from.as_ref())
         .is_some_and(|u| u.id == me.id);
-    replies_to_bot.then(|| text.to_string())
+    replies_to_bot.then(|| Some(text.to_string()))
+}
+
+fn incoming(m: &Message, me: &Me, input: Input, op: &Op) -> Incoming {
+    Incoming {
+        chat: Identity::telegram(m.chat.id.0),
+        kind: chat_kind(m.chat.is_private()),
+        user: m.from.as_ref().map(|u| Identity::telegram(u.id.0 as i64)),
+        input,
+        op: Some(op.0.clone()),
+        me: Some(me.username().to_string()),
+        private_link: Some(format!("https://t.me/{}", me.username())),
+    }
 }
 
 /// Parts of at most `max` characters (Telegram counts characters).
@@ -199,11 +167,12 @@ async fn send_part(tg: &Tg, app: &App, chat: ChatId, p: SendMessage, stop: &Stop
                 chat = chat.0,
                 "chat blocked the bot or removed it; marked inactive"
             );
-            app.store.deactivate(chat.0)?;
+            app.store.deactivate(&Identity::telegram(chat.0))?;
             Ok(())
         }
         SendError::Migrated(new) => {
-            app.store.migrate_chat(chat.0, new)?;
+            app.store
+                .migrate_chat(&Identity::telegram(chat.0), &Identity::telegram(new))?;
             let mut again = p;
             again.chat_id = ChatId(new).into();
             // A reply cannot quote a message of the old chat.
@@ -253,32 +222,87 @@ async fn send(
     Ok(())
 }
 
+/// Every message of the core's output, in order.
+async fn send_all(
+    tg: &Tg,
+    app: &App,
+    stop: &Stop,
+    chat: ChatId,
+    out: &Output,
+    quote: Option<MessageId>,
+) -> HandlerResult {
+    for r in &out.messages {
+        send(tg, app, stop, chat, r, quote).await?;
+    }
+    Ok(())
+}
+
 fn quote_in_group(m: &Message) -> Option<MessageId> {
     (!m.chat.is_private()).then_some(m.id)
 }
 
-async fn answer_question(
-    tg: &Tg,
-    app: &App,
-    stop: &Stop,
-    m: &Message,
-    question: &str,
-) -> HandlerResult {
-    let reply = app.responder.ask(question);
-    match (&reply.kind, &reply.matched) {
-        (ReplyKind::Answer, Some(id)) => app.store.record_asked(id)?,
-        (ReplyKind::Decline, _) => app.store.record_unanswered(&Unanswered {
-            text: question.chars().take(500).collect(),
-            at: app.clock.now(),
-            chat: chat_kind(m),
-        })?,
-        _ => {}
-    }
-    send(tg, app, stop, m.chat.id, &reply, quote_in_group(m)).await
+/// Telegram's answer to "does the sender administer this group?".
+struct TgAdmin<'a> {
+    tg: &'a Tg,
+    stop: &'a Stop,
+    m: &'a Message,
 }
 
-async fn on_question(tg: Tg, m: Message, q: String, app: Arc<App>, stop: Stop) -> HandlerResult {
-    answer_question(&tg, &app, &stop, &m, &q).await
+impl GroupAdmin for TgAdmin<'_> {
+    async fn check(&self) -> Result<Option<bool>, String> {
+        let m = self.m;
+        // Anonymous administrators post as the group itself.
+        if m.sender_chat.as_ref().is_some_and(|c| c.id == m.chat.id)
+            || m.from
+                .as_ref()
+                .is_some_and(|u| u.id.0 == GROUP_ANONYMOUS_BOT)
+        {
+            return Ok(Some(true));
+        }
+        let Some(user) = m.from.as_ref() else {
+            return Ok(Some(false));
+        };
+        let member = self
+            .tg
+            .get_chat_member(m.chat.id, user.id, self.stop)
+            .await
+            .map_err(|e| format!("getChatMember: {e}"))?;
+        Ok(Some(member.is_privileged()))
+    }
+}
+
+async fn on_message(
+    tg: Tg,
+    m: Message,
+    app: Arc<App>,
+    me: Me,
+    op: Op,
+    stop: Stop,
+) -> HandlerResult {
+    let Some(text) = text_for_bot(&m, &me) else {
+        return Ok(());
+    };
+    let input = text.map_or(Input::Other, Input::Text);
+    let msg = incoming(&m, &me, input, &op);
+    let admin = TgAdmin {
+        tg: &tg,
+        stop: &stop,
+        m: &m,
+    };
+    let out = app.core.handle(&msg, &admin).await?;
+    send_all(&tg, &app, &stop, m.chat.id, &out, quote_in_group(&m)).await
+}
+
+/// An edited message: a question is answered again, a command is not run
+/// again (the core decides).
+async fn on_edited(tg: Tg, m: Message, app: Arc<App>, me: Me, op: Op, stop: Stop) -> HandlerResult {
+    let Some(text) = text_for_bot(&m, &me) else {
+        return Ok(());
+    };
+    let input = text.map_or(Input::Other, Input::Edited);
+    let msg = incoming(&m, &me, input, &op);
+    let out = app.core.handle(&msg, &conversation::NoAdminInfo).await?;
+    send_all(&tg, &app, &stop, m.chat.id, &out, quote_in_group(&m)).await
 }
 
 async fn on_migrate(m: Message, new: ChatId, app: Arc<App>) -> HandlerResult {
@@ -287,194 +311,28 @@ async fn on_migrate(m: Message, new: ChatId, app: Arc<App>) -> HandlerResult {
         new = new.0,
         "group migrated to a supergroup"
     );
-    app.store.migrate_chat(m.chat.id.0, new.0)?;
+    app.store
+        .migrate_chat(&Identity::telegram(m.chat.id.0), &Identity::telegram(new.0))?;
     Ok(())
 }
 
-/// Stickers, photos, voice, locations, unknown commands: a short hint in
-/// private chats, silence in groups.
-async fn on_other_message(tg: Tg, m: Message, app: Arc<App>, stop: Stop) -> HandlerResult {
-    if !m.chat.is_private() {
-        return Ok(());
-    }
-    let text = if m.text().is_some_and(|t| t.starts_with('/')) {
-        "没有这个命令。发送 /help 查看可用命令，或直接输入问题。"
-    } else {
-        "请用文字发送您的问题，例如：“每年要完成多少学时？”"
-    };
-    send(&tg, &app, &stop, m.chat.id, &Reply::info(text.into()), None).await
-}
-
-/// An edit that is not a question (an edited command, a caption...).
-async fn on_edited_other(tg: Tg, m: Message, app: Arc<App>, stop: Stop) -> HandlerResult {
-    if !m.chat.is_private() {
-        return Ok(());
-    }
-    let text = if m.text().is_some_and(|t| t.starts_with('/')) {
-        "修改过的命令不会再次执行；如需执行，请重新发送命令。"
-    } else {
-        "请用文字发送您的问题，例如：“每年要完成多少学时？”"
-    };
-    send(&tg, &app, &stop, m.chat.id, &Reply::info(text.into()), None).await
-}
-
-async fn is_group_admin(tg: &Tg, stop: &Stop, m: &Message) -> Result<bool, anyhow::Error> {
-    // Anonymous administrators post as the group itself.
-    if m.sender_chat.as_ref().is_some_and(|c| c.id == m.chat.id)
-        || m.from
-            .as_ref()
-            .is_some_and(|u| u.id.0 == GROUP_ANONYMOUS_BOT)
-    {
-        return Ok(true);
-    }
-    let Some(user) = m.from.as_ref() else {
-        return Ok(false);
-    };
-    let member = tg
-        .get_chat_member(m.chat.id, user.id, stop)
-        .await
-        .map_err(|e| anyhow::anyhow!("getChatMember: {e}"))?;
-    Ok(member.is_privileged())
-}
-
-/// A teacher's own records are shown in private only.
-fn private_only(me: &Me, cmd: &str) -> Reply {
-    Reply::info(format!(
-        "为保护隐私，{cmd} 只在私聊中使用：请点开 https://t.me/{} 后发送 {cmd}。",
-        me.username()
-    ))
-}
-
-async fn on_command(
-    tg: Tg,
-    m: Message,
-    cmd: Command,
-    app: Arc<App>,
-    me: Me,
-    op: Op,
-    stop: Stop,
-) -> HandlerResult {
-    let kb = app.responder.kb();
-    let facts = &kb.facts;
-    let user = m.from.as_ref().map(|u| u.id.0 as i64);
-    let private = m.chat.is_private();
-    let info = |t: String| Reply::info(t);
-    let ctx = app.ctx(Some(&op));
-    let reply = match cmd {
-        Command::Start => {
-            let topics: Vec<&str> = kb.topics.iter().map(|t| t.label.as_str()).collect();
-            Reply {
-                text: format!(
-                    "您好！我是继续教育小助手，依据{}年度学习指南（{}）回答高校、中职教师继续教育问题。\n我知道：{}。\n直接发送问题即可（群里请 @我 或用 /ask）。发送 /help 查看全部命令。",
-                    facts.year,
-                    facts.doc_no,
-                    topics.join("、")
-                ),
-                ..app.responder.menu()
-            }
-        }
-        Command::Help => info(Command::descriptions().to_string()),
-        Command::Ask(q) if q.trim().is_empty() => {
-            info("用法：/ask 问题，例如 /ask 每年要多少学时".into())
-        }
-        Command::Ask(q) => return answer_question(&tg, &app, &stop, &m, &q).await,
-        Command::Menu => app.responder.menu(),
-        Command::Deadline => {
-            let today = app.clock.now().with_timezone(&app.schedule.tz).date_naive();
-            info(format!(
-                "{}年度继续教育{}\n依据：{} 附件 四（三）",
-                facts.year,
-                crate::tracker::deadline_line(facts, today),
-                facts.doc_no
-            ))
-        }
-        Command::Platforms => {
-            let mut t = String::from("网络学习平台（排名不分先后）：");
-            for (i, p) in facts.platforms.iter().enumerate() {
-                t.push_str(&format!(
-                    "\n{}. {}-{}，客服电话：{}",
-                    i + 1,
-                    p.operator,
-                    p.name,
-                    p.phone
-                ));
-            }
-            t.push_str(&format!("\n依据：{} 附件1-1", facts.doc_no));
-            info(t)
-        }
-        Command::Hotline => info(format!(
-            "咨询电话：{}\n依据：{} 附件 四",
-            facts.hotline, facts.doc_no
-        )),
-        Command::Log(_) if !private => private_only(&me, "/log"),
-        Command::Hours if !private => private_only(&me, "/hours"),
-        Command::Undo if !private => private_only(&me, "/undo"),
-        Command::Forget if !private => private_only(&me, "/forget"),
-        Command::Stats if !private => private_only(&me, "/stats"),
-        Command::Log(args) => match user {
-            Some(u) => info(commands::log(&ctx, u, &args)?),
-            None => return Ok(()),
-        },
-        Command::Hours => match user {
-            Some(u) => info(commands::hours(&ctx, u)?),
-            None => return Ok(()),
-        },
-        Command::Undo => match user {
-            Some(u) => info(commands::undo(&ctx, u)?),
-            None => return Ok(()),
-        },
-        Command::Remind(arg) => {
-            let kind = chat_kind(&m);
-            let may_change = kind == ChatKind::Private
-                || arg.trim().is_empty()
-                || is_group_admin(&tg, &stop, &m).await?;
-            info(commands::remind(&ctx, m.chat.id.0, kind, &arg, may_change)?)
-        }
-        Command::Forget => match user {
-            Some(u) => info(commands::forget(&ctx, u)?),
-            None => return Ok(()),
-        },
-        Command::Stats => {
-            if user.is_some_and(|u| app.admins.contains(&(u as u64))) {
-                info(crate::stats::report(
-                    &app.store,
-                    app.responder.matcher().analyzer(),
-                )?)
-            } else {
-                info("抱歉，/stats 仅限管理员使用。".into())
-            }
-        }
-    };
-    send(&tg, &app, &stop, m.chat.id, &reply, quote_in_group(&m)).await
-}
-
-async fn on_callback(tg: Tg, q: CallbackQuery, app: Arc<App>, stop: Stop) -> HandlerResult {
-    let action = q.data.as_deref().and_then(Action::decode);
+async fn on_callback(tg: Tg, q: CallbackQuery, app: Arc<App>, op: Op, stop: Stop) -> HandlerResult {
     let chat = q.chat_id();
-    match (action, chat) {
-        (Some(Action::Show(id)), Some(chat)) if app.responder.kb().entry(&id).is_some() => {
-            callback_answer(&tg, &app, &stop, &q, None).await?;
-            if let Some(reply) = app.responder.answer_id(&id) {
-                app.store.record_asked(&id)?;
-                send(&tg, &app, &stop, chat, &reply, None).await?;
-            }
-        }
-        (Some(Action::Feedback { entry, helpful }), _)
-            if app.responder.kb().entry(&entry).is_some() =>
-        {
-            // One vote per user per answer; pressing again changes it.
-            let text = match app.store.vote(&entry, q.from.id.0 as i64, helpful)? {
-                Vote::New if helpful => "谢谢反馈！",
-                Vote::New => "谢谢反馈，我们会改进。",
-                Vote::Same => "您已评价过这条回答。",
-                Vote::Changed if helpful => "已改为 👍，谢谢反馈！",
-                Vote::Changed => "已改为 👎，我们会改进。",
-            };
-            callback_answer(&tg, &app, &stop, &q, Some(text)).await?;
-        }
-        _ => {
-            callback_answer(&tg, &app, &stop, &q, Some("该按钮已过期，请重新提问。")).await?;
-        }
+    let user = Identity::telegram(q.from.id.0 as i64);
+    let private = q.message.as_ref().is_none_or(|m| m.chat().is_private());
+    let msg = Incoming {
+        chat: chat.map_or_else(|| user.clone(), |c| Identity::telegram(c.0)),
+        kind: chat_kind(private),
+        user: Some(user),
+        input: Input::Button(q.data.clone().unwrap_or_default()),
+        op: Some(op.0),
+        me: None,
+        private_link: None,
+    };
+    let out = app.core.handle(&msg, &conversation::NoAdminInfo).await?;
+    callback_answer(&tg, &app, &stop, &q, out.note.as_deref()).await?;
+    if let Some(chat) = chat {
+        send_all(&tg, &app, &stop, chat, &out, None).await?;
     }
     Ok(())
 }
@@ -527,7 +385,7 @@ pub async fn reminder_loop(app: Arc<App>, tg: Tg, every: Duration, stop: Stop) {
     let robots = if app.webhooks.is_empty() {
         None
     } else {
-        match crate::webhook::WebhookClient::new(app.clock.clone(), Arc::new(TokioSleeper)) {
+        match crate::webhook::WebhookClient::new(app.core.clock().clone(), Arc::new(TokioSleeper)) {
             Ok(c) => Some(crate::webhook::Robots {
                 client: Arc::new(c),
                 targets: app.webhooks.clone(),
@@ -547,20 +405,16 @@ pub async fn reminder_loop(app: Arc<App>, tg: Tg, every: Duration, stop: Stop) {
         stop: stop.clone(),
     };
     loop {
-        let facts = &app.responder.kb().facts;
-        match delivery::deliver_due(
-            &app.store,
-            facts,
-            &app.schedule,
-            app.clock.now(),
-            &outbox,
-            &opts,
-        )
-        .await
+        let r = app.core.responder();
+        let now = app.core.clock().now();
+        match delivery::deliver_season(&app.store, r.kb(), app.core.schedule(), now, &outbox, &opts)
+            .await
         {
-            Ok(r) if r.fatal.is_some() => tracing::error!(?r, "reminders stopped"),
-            Ok(r) if !r.is_quiet() => tracing::info!(?r, "reminders delivered"),
-            Ok(_) => {}
+            // No guide's deadline is ahead: the season's note says so daily.
+            Ok(None) => {}
+            Ok(Some(r)) if r.fatal.is_some() => tracing::error!(?r, "reminders stopped"),
+            Ok(Some(r)) if !r.is_quiet() => tracing::info!(?r, "reminders delivered"),
+            Ok(Some(_)) => {}
             Err(e) => tracing::error!(error = %e, "reminder delivery failed"),
         }
         if stop.sleep(every).await {
@@ -569,10 +423,15 @@ pub async fn reminder_loop(app: Arc<App>, tg: Tg, every: Duration, stop: Stop) {
     }
 }
 
-/// The daily backup (and the inbox's clean-up) while serving.
+/// The daily backup, the inbox's clean-up, and, when this season's guide
+/// is not loaded, a note in the log at start and once a day.
 async fn housekeeping(app: Arc<App>, inbox: Arc<Inbox>, stop: Stop) {
+    let daily = crate::season::Daily::default();
     loop {
-        let (store, now) = (app.store.clone(), app.clock.now());
+        let (store, now) = (app.store.clone(), app.core.clock().now());
+        if daily.due(now) {
+            season_note(&app.core, now);
+        }
         match tokio::task::spawn_blocking(move || crate::backup::daily(&store, now)).await {
             Ok(Ok(Some(file))) => tracing::info!(file = %file.display(), "daily backup written"),
             Ok(Ok(None)) => {}
@@ -586,6 +445,14 @@ async fn housekeeping(app: Arc<App>, inbox: Arc<Inbox>, stop: Stop) {
             return;
         }
     }
+}
+
+/// Log what this season lacks, if anything; returns the note logged.
+pub fn season_note(core: &Conversation, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let r = core.responder();
+    let note = crate::season::Season::of(r.kb(), now).log_note()?;
+    tracing::warn!("{note}");
+    Some(note)
 }
 
 /// Run the bot until `shutdown` resolves: wait for Telegram, register
@@ -608,7 +475,7 @@ pub async fn run(
         tracing::info!("stopped");
         return Ok(());
     };
-    if let Err(e) = tg.set_my_commands(&Command::bot_commands()).await {
+    if let Err(e) = tg.set_my_commands(&bot_commands()).await {
         tracing::warn!(error = %e, "could not register the command list");
     }
     let inbox = Arc::new(Inbox::open(&app.store, CHANNEL)?);
@@ -865,11 +732,4 @@ pub async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Telegram user ids from JXJY_ADMINS ("1,2,3").
-pub fn parse_admins(s: &str) -> Vec<u64> {
-    s.split([',', ' '])
-        .filter_map(|x| x.trim().parse().ok())
-        .collect()
 }

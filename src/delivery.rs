@@ -18,33 +18,38 @@
 
 use crate::clock::Stop;
 use crate::error::StoreError;
+use crate::identity::{Channel, Identity};
 use crate::knowledge::Facts;
 use crate::reminders::{self, Planned, Schedule, current_slot};
-use crate::store::{Attempts, ChatKind, Delivery, Store, sent_key};
+use crate::store::{Attempts, ChatKind, Delivery, Store};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
-    /// A Telegram chat (a private chat's id is the teacher's user id).
-    Chat { id: i64, kind: ChatKind },
+    /// A chat on a messenger, by identity: a Telegram chat today (a
+    /// private chat's id is the teacher's user id); DingTalk, WeCom and
+    /// Feishu users and groups are more channels of the same kind.
+    Chat { chat: Identity, kind: ChatKind },
     /// A group robot, by its name in jxjy.toml.
     Robot(String),
 }
 
 impl Address {
-    /// The destination's id in the status records.
+    /// The destination's id in the status records: the identity
+    /// (`tg:42`), or `webhook:<name>`.
     pub fn id(&self) -> String {
         match self {
-            Address::Chat { id, .. } => chat_dest_id(*id),
+            Address::Chat { chat, .. } => chat.to_string(),
             Address::Robot(name) => format!("webhook:{name}"),
         }
     }
-}
 
-pub fn chat_dest_id(chat_id: i64) -> String {
-    format!("tg:{chat_id}")
+    /// The sent-record key of this destination's reminder for a slot.
+    pub fn sent_key(&self, deadline: chrono::NaiveDate, days_before: u32) -> Vec<u8> {
+        format!("{}/{deadline}/{days_before}", self.id()).into_bytes()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +100,10 @@ pub trait Sender: Send + Sync {
         stop: &Stop,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
 
-    /// Whether Telegram chats are reachable (`remind send` without a
-    /// token serves only robots).
-    fn serves_chats(&self) -> bool {
-        true
+    /// Whether chats of `channel` are reachable (`remind send` without a
+    /// token serves only robots; the terminal is reachable by nobody).
+    fn serves(&self, channel: Channel) -> bool {
+        deliverable(channel)
     }
 
     /// The robots reachable, by name.
@@ -111,6 +116,12 @@ pub trait Sender: Send + Sync {
     fn fingerprint(&self, _to: &Address) -> Option<String> {
         None
     }
+}
+
+/// Whether this build has a destination kind for chats of `channel`:
+/// Telegram today; the terminal never (nobody is there to be reminded).
+pub fn deliverable(channel: Channel) -> bool {
+    channel == Channel::Telegram
 }
 
 /// A second unknown outcome gives the key up (at most two copies).
@@ -193,10 +204,10 @@ pub async fn deliver_due<S: Sender>(
     }
     let chats = async {
         let mut report = Report::default();
-        if !sender.serves_chats() {
+        if !Channel::ALL.into_iter().any(|c| sender.serves(c)) {
             return Ok(report);
         }
-        let mut cursor = None;
+        let mut cursor: Option<Identity> = None;
         loop {
             if opts.stop.is_set() {
                 report.interrupted = true;
@@ -204,9 +215,11 @@ pub async fn deliver_due<S: Sender>(
             }
             // Plan a batch of subscribers at a time: memory stays flat
             // however many there are.
-            let subs = store.subscriptions_after(cursor, opts.batch.max(1))?;
+            let mut subs = store.subscriptions_after(cursor.as_ref(), opts.batch.max(1))?;
             let Some(last) = subs.last() else { break };
-            cursor = Some(last.chat_id);
+            cursor = Some(last.chat.clone());
+            // Chats of a channel nobody here can reach (the terminal) wait.
+            subs.retain(|s| sender.serves(s.chat.channel()));
             let chunk = reminders::plan_subscriptions(store, facts, schedule, &subs, now)?;
             if !chunk.is_empty() {
                 run_batch(store, sender, chunk, now, &opts.stop, &mut report).await?;
@@ -256,6 +269,26 @@ pub async fn deliver_due<S: Sender>(
     let mut report = chats?;
     report.add(robots?);
     Ok(report)
+}
+
+/// Deliver what is due at `now` for the guide reminders follow: the
+/// loaded one whose deadline is ahead ([`crate::season::reminder_guide`]).
+/// None when no loaded guide's deadline is ahead (nothing is sent).
+pub async fn deliver_season<S: Sender>(
+    store: &Store,
+    kb: &crate::knowledge::Kb,
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+    sender: &S,
+    opts: &Options,
+) -> Result<Option<Report>, StoreError> {
+    let today = now.with_timezone(&schedule.tz).date_naive();
+    let Some(facts) = crate::season::reminder_guide(kb, today) else {
+        return Ok(None);
+    };
+    deliver_due(store, facts, schedule, now, sender, opts)
+        .await
+        .map(Some)
 }
 
 /// The attempt state a key had, as the start of a new attempt: one left in
@@ -378,21 +411,25 @@ async fn run_batch<S: Sender>(
             Err(SendError::Blocked) => {
                 tracing::info!(to = %id, "chat blocked the bot; reminders stopped");
                 report.blocked += 1;
-                if let Address::Chat { id, .. } = p.to {
-                    store.deactivate(id)?;
+                if let Address::Chat { chat, .. } = &p.to {
+                    store.deactivate(chat)?;
                 }
                 Some(Delivery::Failed("blocked the bot".into()))
             }
             Err(SendError::Migrated(new_id)) => {
                 report.migrated += 1;
-                let Address::Chat { id: old, kind } = p.to else {
+                let Address::Chat { chat: old, kind } = &p.to else {
                     continue;
                 };
                 // Keep the in-flight mark with the chat, then send to the
                 // new id; the moved key is settled here.
-                store.migrate_chat(old, new_id)?;
-                let new_key = sent_key(new_id, p.slot_deadline, p.slot.days_before);
-                let to = Address::Chat { id: new_id, kind };
+                let new = Identity::telegram(new_id);
+                store.migrate_chat(old, &new)?;
+                let to = Address::Chat {
+                    chat: new,
+                    kind: *kind,
+                };
+                let new_key = to.sent_key(p.slot_deadline, p.slot.days_before);
                 let state = match sender.send(&to, &p.text, stop).await {
                     Ok(()) => {
                         report.sent += 1;
@@ -418,8 +455,8 @@ async fn run_batch<S: Sender>(
 /// A destination given up: a chat's subscription stops (until `/remind
 /// on`); a robot is skipped while its status says failed.
 fn give_up(store: &Store, to: &Address) -> Result<(), StoreError> {
-    if let Address::Chat { id, .. } = to {
-        store.deactivate(*id)?;
+    if let Address::Chat { chat, .. } = to {
+        store.deactivate(chat)?;
     }
     Ok(())
 }
@@ -435,14 +472,16 @@ pub struct Outbox {
 impl Sender for Outbox {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
         match (to, &self.telegram, &self.robots) {
-            (Address::Chat { .. }, Some(t), _) => t.send(to, text, stop).await,
+            (Address::Chat { chat, .. }, Some(t), _) if chat.channel() == Channel::Telegram => {
+                t.send(to, text, stop).await
+            }
             (Address::Robot(_), _, Some(r)) => r.send(to, text, stop).await,
             _ => Err(SendError::Refused(format!("no way to reach {}", to.id()))),
         }
     }
 
-    fn serves_chats(&self) -> bool {
-        self.telegram.is_some()
+    fn serves(&self, channel: Channel) -> bool {
+        deliverable(channel) && self.telegram.is_some()
     }
 
     fn robots(&self) -> Vec<String> {

@@ -1,6 +1,6 @@
-//! What the bot says: turns a match into reply text and buttons. Shared by
-//! the terminal chat, the CLI and the Telegram adapter, so every front end
-//! gives the same replies.
+//! What the bot answers: turns a match into reply text and buttons. The
+//! conversation core ([`crate::conversation`]) wraps it with commands,
+//! stats and the fixed texts, so every front end gives the same replies.
 
 use crate::clock::{Clock, SystemClock};
 use crate::knowledge::{Entry, EntryKind, Kb, Refer};
@@ -708,16 +708,6 @@ impl Reply {
             score: 0.0,
             source: None,
         }
-    }
-
-    /// Plain-text rendering for the terminal: buttons become numbered
-    /// choices, in the order `choices()` returns them.
-    pub fn render_plain(&self) -> String {
-        let mut s = self.text.clone();
-        for (n, b) in self.choices().iter().enumerate() {
-            s.push_str(&format!("\n  [{}] {}", n + 1, b.label));
-        }
-        s
     }
 
     pub fn choices(&self) -> Vec<&Button> {

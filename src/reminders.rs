@@ -4,8 +4,9 @@
 
 use crate::delivery::Address;
 use crate::error::StoreError;
+use crate::identity::Identity;
 use crate::knowledge::{Facts, chinese_date};
-use crate::store::{ChatKind, Delivery, HourEntry, Store, Subscription, sent_key};
+use crate::store::{ChatKind, Delivery, HourEntry, Store, Subscription};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -157,12 +158,13 @@ pub fn private_text(facts: &Facts, tz: Tz, now: DateTime<Utc>, missing: &str) ->
 }
 
 /// What should be sent at `now` to chats: a pure function of the
-/// subscriptions, the teachers' hours, the sent-record, and the time.
+/// subscriptions, the teachers' hours of the guide's year, the
+/// sent-record, and the time.
 pub fn plan(
     facts: &Facts,
     schedule: &Schedule,
     subs: &[Subscription],
-    mut hours: impl FnMut(i64) -> Vec<HourEntry>,
+    mut hours: impl FnMut(&Identity) -> Vec<HourEntry>,
     state: impl Fn(&[u8]) -> Option<Delivery>,
     now: DateTime<Utc>,
 ) -> Vec<Planned> {
@@ -171,7 +173,11 @@ pub fn plan(
     };
     let mut out = Vec::new();
     for s in subs.iter().filter(|s| s.active) {
-        let key = sent_key(s.chat_id, facts.deadline, slot.days_before);
+        let to = Address::Chat {
+            chat: s.chat.clone(),
+            kind: s.kind,
+        };
+        let key = to.sent_key(facts.deadline, slot.days_before);
         let prior = state(&key);
         if settled(&prior) {
             continue;
@@ -180,17 +186,14 @@ pub fn plan(
             ChatKind::Group => group_text(facts, schedule.tz, now),
             ChatKind::Private => {
                 // In a private chat the chat id is the teacher's user id.
-                match crate::tracker::missing_line(&hours(s.chat_id), &facts.hours) {
+                match crate::tracker::missing_line(&hours(&s.chat), &facts.hours) {
                     Some(missing) => private_text(facts, schedule.tz, now, &missing),
                     None => continue,
                 }
             }
         };
         out.push(Planned {
-            to: Address::Chat {
-                id: s.chat_id,
-                kind: s.kind,
-            },
+            to,
             slot,
             slot_deadline: facts.deadline,
             key,
@@ -238,7 +241,9 @@ pub fn plan_from_store(
     schedule: &Schedule,
     now: DateTime<Utc>,
 ) -> Result<Vec<Planned>, StoreError> {
-    plan_subscriptions(store, facts, schedule, &store.subscriptions()?, now)
+    let mut subs = store.subscriptions()?;
+    subs.retain(|s| crate::delivery::deliverable(s.chat.channel()));
+    plan_subscriptions(store, facts, schedule, &subs, now)
 }
 
 /// Plan for some of the subscriptions, reading hours and the sent-record
@@ -257,7 +262,7 @@ pub fn plan_subscriptions(
         schedule,
         subs,
         |user| {
-            store.hours(user).unwrap_or_else(|e| {
+            store.hours(user, facts.year).unwrap_or_else(|e| {
                 err.borrow_mut().get_or_insert(e);
                 Vec::new()
             })

@@ -14,6 +14,7 @@
 //! message naming the directory and how to recover.
 
 use crate::error::StoreError;
+use crate::identity::Identity;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -21,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// 2: delivery records may be `Trying` / `Failed`, votes are per user.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: records keyed by identity (`tg:42`, `term:local`), hours per guide
+/// year (see [`crate::migrate`]).
+pub const SCHEMA_VERSION: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// Count of changes to kept records, in the default tree.
 const CHANGES_KEY: &[u8] = b"changes";
@@ -53,7 +56,7 @@ pub enum ChatKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
-    pub chat_id: i64,
+    pub chat: Identity,
     pub kind: ChatKind,
     /// False once the chat blocked the bot (403) or kept refusing
     /// reminders: no more reminders until `/remind on`.
@@ -106,6 +109,9 @@ pub struct Unanswered {
     pub at: chrono::DateTime<chrono::Utc>,
     pub chat: ChatKind,
 }
+
+/// A teacher's logged hours, per guide year (the season each was logged in).
+pub type YearHours = std::collections::BTreeMap<i32, Vec<HourEntry>>;
 
 /// The outcome of [`Store::update_hours`].
 #[derive(Debug, Clone, PartialEq)]
@@ -216,14 +222,29 @@ fn tx_bump(meta: &TransactionalTree) -> TxResult<()> {
     Ok(())
 }
 
-pub fn sent_key(chat_id: i64, deadline: chrono::NaiveDate, days_before: u32) -> Vec<u8> {
-    format!("{chat_id}/{deadline}/{days_before}").into_bytes()
+/// Sent-record key of a chat's reminder ("tg:42/2024-12-31/7").
+pub fn sent_key(chat: &Identity, deadline: chrono::NaiveDate, days_before: u32) -> Vec<u8> {
+    format!("{chat}/{deadline}/{days_before}").into_bytes()
 }
 
-fn vote_key(user: i64, entry: &str) -> Vec<u8> {
-    let mut k = user.to_be_bytes().to_vec();
+/// A user's vote on an entry: identity, a 0 byte, the entry id.
+pub(crate) fn vote_key(user: &Identity, entry: &str) -> Vec<u8> {
+    let mut k = vote_prefix(user);
     k.extend_from_slice(entry.as_bytes());
     k
+}
+
+fn vote_prefix(user: &Identity) -> Vec<u8> {
+    let mut k = user.key();
+    k.push(0);
+    k
+}
+
+/// (user, entry) of a vote key.
+pub(crate) fn split_vote_key(k: &[u8]) -> Option<(Identity, String)> {
+    let at = k.iter().position(|&b| b == 0)?;
+    let user = std::str::from_utf8(&k[..at]).ok()?.parse().ok()?;
+    Some((user, String::from_utf8_lossy(&k[at + 1..]).into_owned()))
 }
 
 /// sled's files in a data directory (what `restore` moves aside).
@@ -297,7 +318,9 @@ impl Store {
             reason,
             backup: newest_backup(&self.path),
         };
-        match self.db.get(SCHEMA_KEY)? {
+        // The version first (a newer store is never touched), then the
+        // damage checks on the records as found, then the migration.
+        let found = match self.db.get(SCHEMA_KEY)? {
             None => {
                 if let Some(m) = &marker {
                     return Err(damaged(format!(
@@ -306,6 +329,7 @@ impl Store {
                     )));
                 }
                 self.db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                SCHEMA_VERSION
             }
             Some(v) => {
                 let found = v
@@ -320,12 +344,9 @@ impl Store {
                         supported: SCHEMA_VERSION,
                     });
                 }
-                if found < SCHEMA_VERSION {
-                    // 1 -> 2 changes no record: old ones read as they are.
-                    self.db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-                }
+                found
             }
-        }
+        };
         let changes = self.changes()?;
         if let Some(m) = &marker
             && changes < m.changes
@@ -347,7 +368,22 @@ impl Store {
                 }
             }
         }
+        if found < SCHEMA_VERSION {
+            // 1 -> 2 changed no record; 2 -> 3 re-keys them.
+            crate::migrate::to_v3(self)?;
+            self.db.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            self.bump()?;
+        }
         Ok(())
+    }
+
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .db
+            .get(SCHEMA_KEY)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+            .unwrap_or(0))
     }
 
     pub fn path(&self) -> &Path {
@@ -417,33 +453,42 @@ impl Store {
 
     // --- hours -------------------------------------------------------------
 
-    pub fn hours(&self, user: i64) -> Result<Vec<HourEntry>, StoreError> {
-        let key = user.to_be_bytes();
-        match self.hours.get(key)? {
+    /// A teacher's entries of one guide year.
+    pub fn hours(&self, user: &Identity, year: i32) -> Result<Vec<HourEntry>, StoreError> {
+        Ok(self.hour_years(user)?.remove(&year).unwrap_or_default())
+    }
+
+    /// A teacher's entries, every year.
+    pub fn hour_years(&self, user: &Identity) -> Result<YearHours, StoreError> {
+        let key = user.key();
+        match self.hours.get(&key)? {
             Some(v) => decode(&key, &v),
-            None => Ok(Vec::new()),
+            None => Ok(YearHours::new()),
         }
     }
 
-    /// Read, change and write a teacher's entries in one transaction, so
-    /// concurrent changes never overwrite each other. `op` names the
-    /// operation (e.g. the update that asked for it): an operation applied
-    /// before is not applied again. `change` may run more than once (the
-    /// transaction retries on conflict) and returns None to decline.
+    /// Read, change and write a teacher's entries of one year in one
+    /// transaction, so concurrent changes never overwrite each other.
+    /// `op` names the operation (e.g. the update that asked for it): an
+    /// operation applied before is not applied again. `change` may run
+    /// more than once (the transaction retries on conflict) and returns
+    /// None to decline.
     pub fn update_hours<T>(
         &self,
-        user: i64,
+        user: &Identity,
+        year: i32,
         op: Option<&str>,
         change: impl Fn(&mut Vec<HourEntry>) -> Option<T>,
     ) -> Result<HoursChange<T>, StoreError> {
-        let key = user.to_be_bytes();
+        let key = user.key();
         let now = chrono::Utc::now();
         let result = (&self.hours, &self.applied, &*self.db)
             .transaction(|(hours, applied, meta)| {
-                let mut entries: Vec<HourEntry> = match hours.get(key)? {
+                let mut all: YearHours = match hours.get(&key)? {
                     Some(v) => tx_decode(&key, &v)?,
-                    None => Vec::new(),
+                    None => YearHours::new(),
                 };
+                let mut entries = all.remove(&year).unwrap_or_default();
                 if let Some(op) = op
                     && applied.get(op.as_bytes())?.is_some()
                 {
@@ -452,10 +497,13 @@ impl Store {
                 let Some(value) = change(&mut entries) else {
                     return Ok(HoursChange::Unchanged(entries));
                 };
-                if entries.is_empty() {
-                    hours.remove(&key)?;
+                if !entries.is_empty() {
+                    all.insert(year, entries.clone());
+                }
+                if all.is_empty() {
+                    hours.remove(key.as_slice())?;
                 } else {
-                    hours.insert(&key, encode(&entries))?;
+                    hours.insert(key.as_slice(), encode(&all))?;
                 }
                 if let Some(op) = op {
                     applied.insert(op.as_bytes(), encode(&now))?;
@@ -470,10 +518,15 @@ impl Store {
         Ok(result)
     }
 
-    /// Replace a teacher's entries (imports, tests).
-    pub fn set_hours(&self, user: i64, entries: &[HourEntry]) -> Result<(), StoreError> {
+    /// Replace a teacher's entries of one year (imports, tests).
+    pub fn set_hours(
+        &self,
+        user: &Identity,
+        year: i32,
+        entries: &[HourEntry],
+    ) -> Result<(), StoreError> {
         let entries = entries.to_vec();
-        self.update_hours(user, None, |e| {
+        self.update_hours(user, year, None, |e| {
             *e = entries.clone();
             Some(())
         })?;
@@ -482,30 +535,30 @@ impl Store {
 
     // --- subscriptions -----------------------------------------------------
 
-    pub fn subscription(&self, chat_id: i64) -> Result<Option<Subscription>, StoreError> {
-        let key = chat_id.to_be_bytes();
-        self.subs.get(key)?.map(|v| decode(&key, &v)).transpose()
+    pub fn subscription(&self, chat: &Identity) -> Result<Option<Subscription>, StoreError> {
+        let key = chat.key();
+        self.subs.get(&key)?.map(|v| decode(&key, &v)).transpose()
     }
 
     /// Read, change and write one subscription atomically; `change` gets
     /// the current one (or None) and returns the new one (None removes).
     pub fn update_subscription(
         &self,
-        chat_id: i64,
+        chat: &Identity,
         change: impl Fn(Option<Subscription>) -> Option<Subscription>,
     ) -> Result<Option<Subscription>, StoreError> {
-        let key = chat_id.to_be_bytes();
+        let key = chat.key();
         let after = (&self.subs, &*self.db)
             .transaction(|(subs, meta)| {
-                let before: Option<Subscription> = match subs.get(key)? {
+                let before: Option<Subscription> = match subs.get(&key)? {
                     Some(v) => Some(tx_decode(&key, &v)?),
                     None => None,
                 };
                 let after = change(before.clone());
                 if after != before {
                     match &after {
-                        Some(s) => subs.insert(&key, encode(s))?,
-                        None => subs.remove(&key)?,
+                        Some(s) => subs.insert(key.as_slice(), encode(s))?,
+                        None => subs.remove(key.as_slice())?,
                     };
                     tx_bump(meta)?;
                 }
@@ -518,7 +571,7 @@ impl Store {
 
     pub fn put_subscription(&self, s: &Subscription) -> Result<(), StoreError> {
         let s = s.clone();
-        self.update_subscription(s.chat_id, |_| Some(s.clone()))?;
+        self.update_subscription(&s.chat.clone(), |_| Some(s.clone()))?;
         Ok(())
     }
 
@@ -526,15 +579,15 @@ impl Store {
     pub fn put_subscriptions(&self, subs: &[Subscription]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for s in subs {
-            batch.insert(&s.chat_id.to_be_bytes(), encode(s));
+            batch.insert(s.chat.key(), encode(s));
         }
         self.subs.apply_batch(batch)?;
         self.bump()?;
         self.sync()
     }
 
-    pub fn remove_subscription(&self, chat_id: i64) -> Result<(), StoreError> {
-        self.update_subscription(chat_id, |_| None)?;
+    pub fn remove_subscription(&self, chat: &Identity) -> Result<(), StoreError> {
+        self.update_subscription(chat, |_| None)?;
         Ok(())
     }
 
@@ -542,16 +595,16 @@ impl Store {
         decode_all(&self.subs)
     }
 
-    /// Subscriptions after `after` (a chat id), in key order, at most
-    /// `limit`: delivery reads them a batch at a time.
+    /// Subscriptions after `after`, in key order, at most `limit`:
+    /// delivery reads them a batch at a time.
     pub fn subscriptions_after(
         &self,
-        after: Option<i64>,
+        after: Option<&Identity>,
         limit: usize,
     ) -> Result<Vec<Subscription>, StoreError> {
         use std::ops::Bound;
         let start = match after {
-            Some(a) => Bound::Excluded(a.to_be_bytes().to_vec()),
+            Some(a) => Bound::Excluded(a.key()),
             None => Bound::Unbounded,
         };
         self.subs
@@ -566,15 +619,15 @@ impl Store {
 
     /// A group upgraded to a supergroup keeps its subscription and records
     /// under the new id.
-    pub fn migrate_chat(&self, old: i64, new: i64) -> Result<(), StoreError> {
-        let (ok, nk) = (old.to_be_bytes(), new.to_be_bytes());
+    pub fn migrate_chat(&self, old: &Identity, new: &Identity) -> Result<(), StoreError> {
+        let (ok, nk) = (old.key(), new.key());
         (&self.subs, &*self.db)
             .transaction(|(subs, meta)| {
-                if let Some(v) = subs.get(ok)? {
+                if let Some(v) = subs.get(&ok)? {
                     let mut s: Subscription = tx_decode(&ok, &v)?;
-                    s.chat_id = new;
-                    subs.insert(&nk, encode(&s))?;
-                    subs.remove(&ok)?;
+                    s.chat = new.clone();
+                    subs.insert(nk.as_slice(), encode(&s))?;
+                    subs.remove(ok.as_slice())?;
                     tx_bump(meta)?;
                 }
                 Ok(())
@@ -595,8 +648,8 @@ impl Store {
     }
 
     /// A chat that blocked the bot (403) gets no more reminders.
-    pub fn deactivate(&self, chat_id: i64) -> Result<(), StoreError> {
-        self.update_subscription(chat_id, |s| s.map(|s| Subscription { active: false, ..s }))?;
+    pub fn deactivate(&self, chat: &Identity) -> Result<(), StoreError> {
+        self.update_subscription(chat, |s| s.map(|s| Subscription { active: false, ..s }))?;
         Ok(())
     }
 
@@ -732,7 +785,7 @@ impl Store {
     // --- feedback, counters and unanswered questions ------------------------
 
     /// One vote per user per answer; pressing again changes it.
-    pub fn vote(&self, entry: &str, user: i64, helpful: bool) -> Result<Vote, StoreError> {
+    pub fn vote(&self, entry: &str, user: &Identity, helpful: bool) -> Result<Vote, StoreError> {
         let key = vote_key(user, entry);
         let prev = self.votes.insert(&key, &[u8::from(helpful)])?;
         self.bump()?;
@@ -762,10 +815,9 @@ impl Store {
         }
         for kv in self.votes.iter() {
             let (k, v) = kv?;
-            if k.len() <= 8 {
+            let Some((_, entry)) = split_vote_key(&k) else {
                 continue;
-            }
-            let entry = String::from_utf8_lossy(&k[8..]).into_owned();
+            };
             let slot = map.entry(entry).or_default();
             if v.as_ref() == [1] {
                 slot.0 += 1;
@@ -835,17 +887,17 @@ impl Store {
 
     /// Everything stored about a user: hours, their private subscription,
     /// their votes, in one transaction.
-    pub fn forget_user(&self, user: i64) -> Result<(), StoreError> {
-        let key = user.to_be_bytes();
+    pub fn forget_user(&self, user: &Identity) -> Result<(), StoreError> {
+        let key = user.key();
         let votes: Vec<sled::IVec> = self
             .votes
-            .scan_prefix(key)
+            .scan_prefix(vote_prefix(user))
             .keys()
             .collect::<Result<_, _>>()?;
         (&self.hours, &self.subs, &self.votes, &*self.db)
             .transaction(|(hours, subs, v, meta)| {
-                hours.remove(&key)?;
-                subs.remove(&key)?;
+                hours.remove(key.as_slice())?;
+                subs.remove(key.as_slice())?;
                 for k in &votes {
                     v.remove(k)?;
                 }
@@ -947,34 +999,49 @@ mod tests {
             e.push(entry(1.0));
             Some(())
         };
+        let t = Identity::telegram(1);
         assert!(matches!(
-            s.update_hours(1, Some("telegram/7"), add).unwrap(),
+            s.update_hours(&t, 2024, Some("telegram/7"), add).unwrap(),
             HoursChange::Changed((), _)
         ));
         assert!(matches!(
-            s.update_hours(1, Some("telegram/7"), add).unwrap(),
+            s.update_hours(&t, 2024, Some("telegram/7"), add).unwrap(),
             HoursChange::Replayed(e) if e.len() == 1
         ));
         assert!(matches!(
-            s.update_hours(1, None, |_| None::<()>).unwrap(),
+            s.update_hours(&t, 2024, None, |_| None::<()>).unwrap(),
             HoursChange::Unchanged(e) if e.len() == 1
         ));
-        assert_eq!(s.hours(1).unwrap().len(), 1);
+        assert_eq!(s.hours(&t, 2024).unwrap().len(), 1);
+        // Another year is kept apart.
+        s.update_hours(&t, 2025, None, add).unwrap();
+        assert_eq!(s.hours(&t, 2024).unwrap().len(), 1);
+        assert_eq!(s.hour_years(&t).unwrap().len(), 2);
+        s.set_hours(&t, 2025, &[]).unwrap();
+        assert_eq!(
+            s.hour_years(&t).unwrap().keys().collect::<Vec<_>>(),
+            vec![&2024]
+        );
     }
 
     #[test]
     fn votes_are_one_per_user_and_can_change() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        assert_eq!(s.vote("deadline", 5, false).unwrap(), Vote::New);
+        let (five, six) = (Identity::telegram(5), Identity::telegram(6));
+        assert_eq!(s.vote("deadline", &five, false).unwrap(), Vote::New);
         for _ in 0..50 {
-            assert_eq!(s.vote("deadline", 5, false).unwrap(), Vote::Same);
+            assert_eq!(s.vote("deadline", &five, false).unwrap(), Vote::Same);
         }
         assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 0, 1)]);
-        assert_eq!(s.vote("deadline", 5, true).unwrap(), Vote::Changed);
-        s.vote("deadline", 6, true).unwrap();
-        assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 2, 0)]);
-        s.forget_user(5).unwrap();
+        assert_eq!(s.vote("deadline", &five, true).unwrap(), Vote::Changed);
+        s.vote("deadline", &six, true).unwrap();
+        // The same number on another channel is another user.
+        let term = Identity::terminal();
+        s.vote("deadline", &term, true).unwrap();
+        assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 3, 0)]);
+        s.forget_user(&term).unwrap();
+        s.forget_user(&five).unwrap();
         assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 1, 0)]);
     }
 

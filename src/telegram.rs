@@ -431,11 +431,15 @@ impl Telegram {
 
 impl crate::delivery::Sender for Telegram {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
-        match to {
-            Address::Chat { id, .. } => self.send_reminder(*id, text, stop).await,
-            other => Err(SendError::Refused(format!(
+        let id = match to {
+            Address::Chat { chat, .. } => chat.telegram_id(),
+            Address::Robot(_) => None,
+        };
+        match id {
+            Some(id) => self.send_reminder(id, text, stop).await,
+            None => Err(SendError::Refused(format!(
                 "{} is not a Telegram chat",
-                other.id()
+                to.id()
             ))),
         }
     }
@@ -494,35 +498,45 @@ fn client_builder() -> reqwest::ClientBuilder {
         .tcp_nodelay(true)
 }
 
-/// A client from TELOXIDE_TOKEN, TELOXIDE_API_URL and TELOXIDE_PROXY (HTTP
-/// or SOCKS5; NO_PROXY exempts hosts), with Telegram's limits kept unless
-/// `limits` is false.
-pub fn from_env(limits: bool) -> Result<Telegram, SetupError> {
-    let token = std::env::var("TELOXIDE_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or(SetupError::NoToken)?;
+/// Telegram's settings, as [`crate::settings`] resolves them from
+/// TELOXIDE_TOKEN, TELOXIDE_API_URL and TELOXIDE_PROXY.
+#[derive(Clone)]
+pub struct TelegramEnv {
+    pub token: String,
+    pub api_url: Option<String>,
+    pub proxy: Option<String>,
+}
+
+impl std::fmt::Debug for TelegramEnv {
+    // The token is a secret: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramEnv")
+            .field("api_url", &self.api_url.as_deref().map(redact_url))
+            .field("proxy", &self.proxy.as_deref().map(redact_url))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client for these settings (HTTP or SOCKS5 proxy; NO_PROXY exempts
+/// hosts), with Telegram's limits kept unless `limits` is false.
+pub fn connect(env: &TelegramEnv, limits: bool) -> Result<Telegram, SetupError> {
     let mut builder = client_builder();
-    if let Ok(p) = std::env::var("TELOXIDE_PROXY")
-        && !p.trim().is_empty()
-    {
+    if let Some(p) = &env.proxy {
         // reqwest applies NO_PROXY to system proxies only; do it here too so
         // a loopback API (tests, a local Bot API server) skips the proxy.
-        let proxy = reqwest::Proxy::all(&p)
-            .map_err(|_| SetupError::BadProxy(redact_url(&p)))?
+        let proxy = reqwest::Proxy::all(p)
+            .map_err(|_| SetupError::BadProxy(redact_url(p)))?
             .no_proxy(reqwest::NoProxy::from_env());
         builder = builder.proxy(proxy);
     }
     let http = builder
         .build()
         .map_err(|e| SetupError::Client(e.without_url().to_string()))?;
-    let api = match std::env::var("TELOXIDE_API_URL") {
-        Ok(u) if !u.trim().is_empty() => {
-            Some(reqwest::Url::parse(&u).map_err(|_| SetupError::BadApiUrl(redact_url(&u)))?)
-        }
-        _ => None,
+    let api = match &env.api_url {
+        Some(u) => Some(reqwest::Url::parse(u).map_err(|_| SetupError::BadApiUrl(redact_url(u)))?),
+        None => None,
     };
-    Ok(Telegram::new(&token, api, http, limits))
+    Ok(Telegram::new(&env.token, api, http, limits))
 }
 
 /// A URL for an error message: user info and query (where keys and

@@ -156,12 +156,23 @@ pub fn fmt_h(h: f64) -> String {
 
 /// The /hours text: done / required / missing and days left.
 pub fn summary(entries: &[HourEntry], facts: &Facts, today: chrono::NaiveDate) -> String {
-    let p = Progress::of(entries);
-    let req = &facts.hours;
-    let (mp, mq, mt) = p.missing(req);
     let mut s = format!(
-        "{}年度学时（已完成 / 要求 / 还差）：\n公需课：{} / {} / {}\n专业课：{} / {} / {}\n合计：{} / {} / {}",
+        "{}年度学时（已完成 / 要求 / 还差）：\n{}",
         facts.year,
+        table(entries, &facts.hours)
+    );
+    s.push('\n');
+    s.push_str(&deadline_line(facts, today));
+    s.push_str(&entry_list(entries));
+    s
+}
+
+/// Done / required / missing per kind and in total, one line each.
+pub fn table(entries: &[HourEntry], req: &Hours) -> String {
+    let p = Progress::of(entries);
+    let (mp, mq, mt) = p.missing(req);
+    format!(
+        "公需课：{} / {} / {}\n专业课：{} / {} / {}\n合计：{} / {} / {}",
         fmt_h(p.public),
         fmt_h(req.public),
         fmt_h(mp),
@@ -171,16 +182,18 @@ pub fn summary(entries: &[HourEntry], facts: &Facts, today: chrono::NaiveDate) -
         fmt_h(p.total()),
         fmt_h(req.total),
         fmt_h(mt),
-    );
-    s.push('\n');
-    s.push_str(&deadline_line(facts, today));
+    )
+}
+
+/// The newest ten entries ("\n记录：..."), or nothing.
+pub fn entry_list(entries: &[HourEntry]) -> String {
+    let mut s = String::new();
     if !entries.is_empty() {
         s.push_str("\n记录：");
         for e in entries.iter().rev().take(10) {
             s.push_str(&format!(
                 "\n  {} {} {}",
-                e.at.with_timezone(&chrono_tz::Asia::Shanghai)
-                    .format("%m-%d %H:%M"),
+                e.at.with_timezone(&crate::season::TZ).format("%m-%d %H:%M"),
                 kind_name(e.kind),
                 fmt_h(e.hours)
             ));

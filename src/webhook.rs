@@ -570,7 +570,7 @@ impl WebhookClient {
 
 /// Sent-record key of a webhook target's reminder (same record as chats).
 pub fn sent_key(name: &str, deadline: chrono::NaiveDate, days_before: u32) -> Vec<u8> {
-    format!("webhook:{name}/{deadline}/{days_before}").into_bytes()
+    Address::Robot(name.to_string()).sent_key(deadline, days_before)
 }
 
 /// A digest of what reaches a robot (URL and secret): a failure recorded
@@ -616,7 +616,7 @@ impl Sender for Robots {
             .map_err(|e| e.to_send_error())
     }
 
-    fn serves_chats(&self) -> bool {
+    fn serves(&self, _channel: crate::identity::Channel) -> bool {
         false
     }
 

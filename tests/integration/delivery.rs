@@ -6,6 +6,7 @@ use crate::fake_api::{FakeApi, Fault, Front};
 use crate::{Logged, responder};
 use jxjy_bot::clock::{ManualClock, Stop};
 use jxjy_bot::delivery::{Options, Outbox, Report, deliver_due};
+use jxjy_bot::identity::Identity;
 use jxjy_bot::reminders::Schedule;
 use jxjy_bot::store::{ChatKind, Delivery, Store, Subscription, sent_key};
 use jxjy_bot::telegram::Telegram;
@@ -24,9 +25,13 @@ fn seven_days() -> chrono::DateTime<chrono::Utc> {
         .with_timezone(&chrono::Utc)
 }
 
+fn tg(id: i64) -> Identity {
+    Identity::telegram(id)
+}
+
 fn private(chat_id: i64) -> Subscription {
     Subscription {
-        chat_id,
+        chat: tg(chat_id),
         kind: ChatKind::Private,
         active: true,
     }
@@ -64,7 +69,7 @@ async fn per_chat(api: &FakeApi) -> HashMap<i64, usize> {
 }
 
 fn key(chat: i64) -> Vec<u8> {
-    sent_key(chat, responder().kb().facts.deadline, 7)
+    sent_key(&tg(chat), responder().kb().facts.deadline, 7)
 }
 
 /// 5xx and an HTML 502 page are retried at once (nothing was sent); a
@@ -137,7 +142,7 @@ async fn a_destination_that_keeps_refusing_is_given_up() {
     let store = Store::open(dir.path()).unwrap();
     store
         .put_subscriptions(&[Subscription {
-            chat_id: -100,
+            chat: tg(-100),
             kind: ChatKind::Group,
             active: true,
         }])
@@ -156,7 +161,7 @@ async fn a_destination_that_keeps_refusing_is_given_up() {
         run(&store, &outbox).await;
     }
     assert_eq!(per_chat(&api).await.get(&-100), Some(&3), "three tries");
-    assert!(!store.subscription(-100).unwrap().unwrap().active);
+    assert!(!store.subscription(&tg(-100)).unwrap().unwrap().active);
     let failed = store.failed_dests().unwrap();
     assert_eq!(failed.len(), 1);
     assert!(
@@ -169,14 +174,10 @@ async fn a_destination_that_keeps_refusing_is_given_up() {
         "{stats}"
     );
     // /remind on again in the group starts afresh.
-    let ctx = jxjy_bot::commands::Ctx {
-        store: &store,
-        facts: &responder().kb().facts,
-        schedule: &Schedule::default(),
-        now: seven_days(),
-        op: None,
-    };
-    jxjy_bot::commands::remind(&ctx, -100, ChatKind::Group, "on", true).unwrap();
+    use crate::Said;
+    let core = crate::core_on(&crate::shipped_kb_dir(), Some(store.clone()), seven_days());
+    let said = core.say_in_group(&tg(-100), &tg(7), "/remind on");
+    assert!(said.contains("提醒已开启"), "{said}");
     assert!(store.failed_dests().unwrap().is_empty());
 }
 
@@ -438,7 +439,7 @@ fn subscribers(data: &std::path::Path, private_chats: i64, groups: i64) {
     let s = Store::open(data).unwrap();
     let mut subs: Vec<Subscription> = (1..=private_chats).map(private).collect();
     subs.extend((1..=groups).map(|g| Subscription {
-        chat_id: -1000 - g,
+        chat: tg(-1000 - g),
         kind: ChatKind::Group,
         active: true,
     }));

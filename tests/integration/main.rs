@@ -2,6 +2,7 @@
 //! module per area.
 
 mod cli;
+mod conversation;
 mod crash;
 mod delivery;
 mod eval;
@@ -34,6 +35,87 @@ pub fn responder() -> &'static Responder {
         let kb = Kb::load(&shipped_kb_dir()).expect("shipped knowledge base loads");
         Responder::new(Arc::new(kb))
     })
+}
+
+/// A moment, RFC 3339.
+pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("an RFC 3339 moment")
+        .with_timezone(&chrono::Utc)
+}
+
+/// The conversation core on a knowledge directory, a store and a manual
+/// clock at `now` (admins: tg:7).
+pub fn core_on(
+    kb: &Path,
+    store: Option<jxjy_bot::store::Store>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> jxjy_bot::conversation::Conversation {
+    core_with_clock(kb, store, Arc::new(jxjy_bot::clock::ManualClock::new(now)))
+}
+
+pub fn core_with_clock(
+    kb: &Path,
+    store: Option<jxjy_bot::store::Store>,
+    clock: Arc<jxjy_bot::clock::ManualClock>,
+) -> jxjy_bot::conversation::Conversation {
+    let live = jxjy_bot::live::LiveKb::load(kb, Default::default(), clock.clone())
+        .expect("knowledge loads");
+    jxjy_bot::conversation::Conversation::new(
+        Arc::new(live),
+        store,
+        jxjy_bot::reminders::Schedule::default(),
+        clock,
+        vec![jxjy_bot::identity::Identity::telegram(7)],
+    )
+}
+
+/// Talking to the core as a test does: one message, its replies' text.
+pub trait Said {
+    fn handle_now(&self, msg: &jxjy_bot::conversation::Incoming) -> jxjy_bot::conversation::Output;
+    /// In a private chat.
+    fn say(&self, user: &jxjy_bot::identity::Identity, text: &str) -> String {
+        use jxjy_bot::conversation::{Incoming, Input};
+        text_of(&self.handle_now(&Incoming::private(user.clone(), Input::Text(text.into()))))
+    }
+    /// In a private chat, as an operation (an update id).
+    fn say_op(&self, user: &jxjy_bot::identity::Identity, text: &str, op: &str) -> String {
+        use jxjy_bot::conversation::{Incoming, Input};
+        let mut msg = Incoming::private(user.clone(), Input::Text(text.into()));
+        msg.op = Some(op.to_string());
+        text_of(&self.handle_now(&msg))
+    }
+    /// In a group, by `user`.
+    fn say_in_group(
+        &self,
+        group: &jxjy_bot::identity::Identity,
+        user: &jxjy_bot::identity::Identity,
+        text: &str,
+    ) -> String {
+        use jxjy_bot::conversation::{Incoming, Input};
+        let msg = Incoming {
+            chat: group.clone(),
+            kind: jxjy_bot::store::ChatKind::Group,
+            user: Some(user.clone()),
+            input: Input::Text(text.into()),
+            op: None,
+            me: None,
+            private_link: None,
+        };
+        text_of(&self.handle_now(&msg))
+    }
+}
+
+impl Said for jxjy_bot::conversation::Conversation {
+    fn handle_now(&self, msg: &jxjy_bot::conversation::Incoming) -> jxjy_bot::conversation::Output {
+        futures::executor::block_on(self.handle(msg, &jxjy_bot::conversation::NoAdminInfo))
+            .expect("the core answers")
+    }
+}
+
+/// The note and the messages of an output, as the terminal prints them.
+pub fn text_of(out: &jxjy_bot::conversation::Output) -> String {
+    jxjy_bot::render::plain_output(out)
 }
 
 pub fn fixture(name: &str) -> PathBuf {

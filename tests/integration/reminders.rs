@@ -2,8 +2,8 @@
 //! sender; the store's lock; /forget.
 
 use jxjy_bot::clock::{Clock, ManualClock, Stop};
-use jxjy_bot::commands::{self, Ctx};
 use jxjy_bot::delivery::{Address, Options, SendError, Sender};
+use jxjy_bot::identity::Identity;
 use jxjy_bot::reminders::{Schedule, slots};
 use jxjy_bot::store::{ChatKind, CourseKind, HourEntry, Store, Subscription};
 use std::collections::HashMap;
@@ -22,7 +22,10 @@ pub struct Recorder {
 
 impl Sender for Recorder {
     async fn send(&self, to: &Address, text: &str, _stop: &Stop) -> Result<(), SendError> {
-        let Address::Chat { id: chat_id, .. } = *to else {
+        let Some(chat_id) = (match to {
+            Address::Chat { chat, .. } => chat.telegram_id(),
+            Address::Robot(_) => None,
+        }) else {
             return Err(SendError::Refused("not a chat".into()));
         };
         if self.blocked.contains(&chat_id) {
@@ -74,9 +77,13 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
         .with_timezone(&chrono::Utc)
 }
 
+fn tg(id: i64) -> Identity {
+    Identity::telegram(id)
+}
+
 fn sub(chat_id: i64, kind: ChatKind) -> Subscription {
     Subscription {
-        chat_id,
+        chat: tg(chat_id),
         kind,
         active: true,
     }
@@ -97,7 +104,8 @@ fn season_store() -> (tempfile::TempDir, Store) {
     .unwrap();
     let t = at("2024-10-01T00:00:00Z");
     s.set_hours(
-        INCOMPLETE,
+        &tg(INCOMPLETE),
+        2024,
         &[HourEntry {
             kind: CourseKind::Public,
             hours: 12.0,
@@ -106,7 +114,8 @@ fn season_store() -> (tempfile::TempDir, Store) {
     )
     .unwrap();
     s.set_hours(
-        COMPLETE,
+        &tg(COMPLETE),
+        2024,
         &[
             HourEntry {
                 kind: CourseKind::Public,
@@ -279,9 +288,9 @@ async fn blocked_chat_stops_and_migrated_group_keeps_subscription() {
     .await
     .unwrap();
     assert_eq!((r.blocked, r.migrated, r.sent), (1, 1, 1));
-    assert!(!s.subscription(7).unwrap().unwrap().active);
-    assert!(s.subscription(-100).unwrap().is_none());
-    assert!(s.subscription(-100200).unwrap().unwrap().active);
+    assert!(!s.subscription(&tg(7)).unwrap().unwrap().active);
+    assert!(s.subscription(&tg(-100)).unwrap().is_none());
+    assert!(s.subscription(&tg(-100200)).unwrap().unwrap().active);
     assert_eq!(rec.count(-100200), 1);
     // The next slot reaches the new id only; the blocked chat gets nothing.
     let rec2 = Recorder::default();
@@ -298,62 +307,6 @@ async fn blocked_chat_stops_and_migrated_group_keeps_subscription() {
     assert_eq!(rec2.count(-100200), 1);
     assert_eq!(rec2.count(7), 0);
     assert_eq!(rec2.total(), 1);
-}
-
-#[test]
-fn tracker_commands_log_hours_undo_remind_forget() {
-    let (_d, s) = store();
-    let facts = &responder().kb().facts;
-    let schedule = Schedule::default();
-    let ctx = Ctx {
-        store: &s,
-        facts,
-        schedule: &schedule,
-        now: at("2024-12-20T10:00:00+08:00"),
-        op: None,
-    };
-    assert!(
-        commands::log(&ctx, 5, "公需 10")
-            .unwrap()
-            .contains("已记录")
-    );
-    assert!(
-        commands::log(&ctx, 5, "专业课 2.5")
-            .unwrap()
-            .contains("还差77.5学时")
-    );
-    assert!(commands::log(&ctx, 5, "公需 -20").unwrap().contains("负数"));
-    assert!(
-        commands::log(&ctx, 5, "公需 abc")
-            .unwrap()
-            .contains("/log 公需 10")
-    );
-    let h = commands::hours(&ctx, 5).unwrap();
-    assert!(h.contains("公需课：10 / 30 / 20"), "{h}");
-    assert!(h.contains("专业课：2.5 / 60 / 57.5"), "{h}");
-    assert!(h.contains("还剩11天"), "{h}");
-    assert!(commands::undo(&ctx, 5).unwrap().contains("专业课 2.5"));
-    assert_eq!(s.hours(5).unwrap().len(), 1);
-    assert!(
-        commands::remind(&ctx, 5, ChatKind::Private, "on", true)
-            .unwrap()
-            .contains("下次提醒：2024-12-24 09:00")
-    );
-    assert!(
-        commands::remind(&ctx, -9, ChatKind::Group, "on", false)
-            .unwrap()
-            .contains("只有群管理员")
-    );
-    assert!(s.subscription(-9).unwrap().is_none());
-    commands::forget(&ctx, 5).unwrap();
-    assert!(s.hours(5).unwrap().is_empty());
-    assert!(s.subscription(5).unwrap().is_none());
-    let late = Ctx {
-        now: at("2025-01-05T10:00:00+08:00"),
-        ..ctx
-    };
-    let r = commands::remind(&late, 5, ChatKind::Private, "", true).unwrap();
-    assert!(r.contains("已过") && r.contains("补学"), "{r}");
 }
 
 /// `jxjy-bot remind plan` for the moment of the 7-day slot.
@@ -393,11 +346,11 @@ fn remind_plan_prints_without_sending() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains(&format!("chat {INCOMPLETE}")) && text.contains("slot 7 days before"),
+        text.contains(&format!("chat tg:{INCOMPLETE}")) && text.contains("slot 7 days before"),
         "{text}"
     );
-    assert!(text.contains(&format!("chat {GROUP}")));
-    assert!(!text.contains(&format!("chat {COMPLETE}")));
+    assert!(text.contains(&format!("chat tg:{GROUP}")));
+    assert!(!text.contains(&format!("chat tg:{COMPLETE}")));
     // Planning sent nothing: the same plan again is identical.
     let again = plan_at_seven_days(d.path());
     assert_eq!(String::from_utf8_lossy(&again.stdout), text);

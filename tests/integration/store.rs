@@ -1,24 +1,19 @@
 //! The store under concurrent writers, damage, backup and restore.
 
-use crate::responder;
+use crate::{Said, at, core_on};
 use jxjy_bot::backup::{self, BackupError};
-use jxjy_bot::commands::{self, Ctx};
 use jxjy_bot::error::StoreError;
-use jxjy_bot::reminders::Schedule;
+use jxjy_bot::identity::Identity;
 use jxjy_bot::store::{ChatKind, CourseKind, Delivery, HourEntry, Store, Subscription, Unanswered};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-fn ctx<'a>(store: &'a Store, schedule: &'a Schedule, op: Option<&'a str>) -> Ctx<'a> {
-    Ctx {
-        store,
-        facts: &responder().kb().facts,
-        schedule,
-        now: chrono::Utc::now(),
-        op,
-    }
+fn tg(id: i64) -> Identity {
+    Identity::telegram(id)
 }
+
+const NOW: &str = "2024-12-20T10:00:00+08:00";
 
 /// 200 /log for one teacher at once from 8 threads (as updates of their
 /// private chat and of groups would be handled): all 200 stored, none
@@ -26,18 +21,20 @@ fn ctx<'a>(store: &'a Store, schedule: &'a Schedule, op: Option<&'a str>) -> Ctx
 #[test]
 fn concurrent_logs_and_undos_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let schedule = Schedule::default();
+    let store = Store::open(dir.path()).unwrap();
+    let core = Arc::new(core_on(
+        &crate::shipped_kb_dir(),
+        Some(store.clone()),
+        at(NOW),
+    ));
     let threads: Vec<_> = (0..8)
         .map(|t| {
-            let store = store.clone();
-            let schedule = schedule.clone();
+            let core = core.clone();
             std::thread::spawn(move || {
                 for i in 0..25 {
                     // Distinct operations, as distinct updates would be.
                     let op = format!("telegram/{t}-{i}");
-                    let reply =
-                        commands::log(&ctx(&store, &schedule, Some(&op)), 42, "公需 1").unwrap();
+                    let reply = core.say_op(&tg(42), "/log 公需 1", &op);
                     assert!(reply.starts_with("已记录"), "{reply}");
                 }
             })
@@ -46,21 +43,16 @@ fn concurrent_logs_and_undos_lose_nothing() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(store.hours(42).unwrap().len(), 200);
+    assert_eq!(store.hours(&tg(42), 2024).unwrap().len(), 200);
     // 50 /undo racing 50 more /log: 200 + 50 - 50.
     let threads: Vec<_> = (0..4)
         .map(|t| {
-            let store = store.clone();
-            let schedule = schedule.clone();
+            let core = core.clone();
             std::thread::spawn(move || {
                 for i in 0..25 {
                     let op = format!("telegram/u{t}-{i}");
-                    let c = ctx(&store, &schedule, Some(&op));
-                    if t % 2 == 0 {
-                        commands::undo(&c, 42).unwrap();
-                    } else {
-                        commands::log(&c, 42, "专业 1").unwrap();
-                    }
+                    let text = if t % 2 == 0 { "/undo" } else { "/log 专业 1" };
+                    core.say_op(&tg(42), text, &op);
                 }
             })
         })
@@ -68,19 +60,23 @@ fn concurrent_logs_and_undos_lose_nothing() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(store.hours(42).unwrap().len(), 200);
+    assert_eq!(store.hours(&tg(42), 2024).unwrap().len(), 200);
     // Subscriptions: switching on and off from many threads leaves a
     // record that is one of the two, never a torn one.
     let threads: Vec<_> = (0..4)
         .map(|t| {
+            let core = core.clone();
             let store = store.clone();
-            let schedule = schedule.clone();
             std::thread::spawn(move || {
                 for _ in 0..20 {
-                    let c = ctx(&store, &schedule, None);
-                    let arg = if t % 2 == 0 { "on" } else { "off" };
-                    commands::remind(&c, -5, ChatKind::Group, arg, true).unwrap();
-                    store.deactivate(-5).unwrap();
+                    let arg = if t % 2 == 0 {
+                        "/remind on"
+                    } else {
+                        "/remind off"
+                    };
+                    // The configured admin (tg:7) may change the group's.
+                    core.say_in_group(&tg(-5), &tg(7), arg);
+                    store.deactivate(&tg(-5)).unwrap();
                 }
             })
         })
@@ -88,14 +84,15 @@ fn concurrent_logs_and_undos_lose_nothing() {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(store.subscription(-5).is_ok());
+    assert!(store.subscription(&tg(-5)).is_ok());
 }
 
 /// A store holding one of every kind of record.
 fn filled(dir: &Path) -> Store {
     let s = Store::open(dir).unwrap();
     s.set_hours(
-        42,
+        &tg(42),
+        2024,
         &[HourEntry {
             kind: CourseKind::Public,
             hours: 20.0,
@@ -105,20 +102,20 @@ fn filled(dir: &Path) -> Store {
     .unwrap();
     s.put_subscriptions(&[
         Subscription {
-            chat_id: 42,
+            chat: tg(42),
             kind: ChatKind::Private,
             active: true,
         },
         Subscription {
-            chat_id: -100,
+            chat: tg(-100),
             kind: ChatKind::Group,
             active: false,
         },
     ])
     .unwrap();
-    s.mark(&[b"42/2024-12-31/7".to_vec()], Delivery::Sent)
+    s.mark(&[b"tg:42/2024-12-31/7".to_vec()], Delivery::Sent)
         .unwrap();
-    s.vote("deadline", 42, true).unwrap();
+    s.vote("deadline", &tg(42), true).unwrap();
     s.record_asked("deadline").unwrap();
     s.record_unanswered(&Unanswered {
         text: "食堂几点开门".into(),
@@ -158,7 +155,7 @@ fn backup_and_restore_round_trip_every_record() {
     let s = Store::open(&b).unwrap();
     backup::write(&s, &again).unwrap();
     assert_eq!(records(&again), records(&file));
-    assert_eq!(s.hours(42).unwrap()[0].hours, 20.0);
+    assert_eq!(s.hours(&tg(42), 2024).unwrap()[0].hours, 20.0);
     assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 1, 0)]);
     drop(s);
     // A store holding data is replaced only with --force.
@@ -166,7 +163,10 @@ fn backup_and_restore_round_trip_every_record() {
     assert!(matches!(e, BackupError::NotEmpty { .. }), "{e}");
     let r = backup::restore(&file, &b, true).unwrap();
     assert!(r.moved_aside.is_some_and(|p| p.join("db").exists()));
-    assert_eq!(Store::open(&b).unwrap().hours(42).unwrap().len(), 1);
+    assert_eq!(
+        Store::open(&b).unwrap().hours(&tg(42), 2024).unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn a_cut_or_foreign_backup_restores_nothing() {
         (lines[..lines.len() - 1].join("\n"), "cut off"),
         (text[..text.len() / 2].to_string(), "cut off"),
         (
-            text.replacen("\"version\":1", "\"version\":9", 1),
+            text.replacen("\"version\":2", "\"version\":9", 1),
             "format version 9",
         ),
         ("not json\n".to_string(), "line 1"),
@@ -192,7 +192,11 @@ fn a_cut_or_foreign_backup_restores_nothing() {
         let e = backup::restore(&file, &target, false).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
         assert!(
-            Store::open(&target).unwrap().hours(42).unwrap().is_empty(),
+            Store::open(&target)
+                .unwrap()
+                .hours(&tg(42), 2024)
+                .unwrap()
+                .is_empty(),
             "nothing restored"
         );
     }
@@ -202,6 +206,7 @@ fn chat_input(data: &Path, input: &str) {
     let mut child = Command::new(crate::bin())
         .args(["chat", "--data-dir"])
         .arg(data)
+        .env("JXJY_NOW", NOW)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -217,7 +222,7 @@ fn chat_input(data: &Path, input: &str) {
 }
 
 /// What sled itself recovers from a copy of `data`: (hours records,
-/// subscriptions).
+/// votes).
 fn raw_sled(data: &Path) -> (usize, usize) {
     let copy = tempfile::tempdir().unwrap();
     for f in ["conf", "db"] {
@@ -226,7 +231,7 @@ fn raw_sled(data: &Path) -> (usize, usize) {
     let db = sled::open(copy.path()).unwrap();
     (
         db.open_tree("hours").unwrap().len(),
-        db.open_tree("subscriptions").unwrap().len(),
+        db.open_tree("votes").unwrap().len(),
     )
 }
 
@@ -234,13 +239,14 @@ fn hours_in_chat(data: &Path) -> (Option<i32>, String, String) {
     let mut child = Command::new(crate::bin())
         .args(["chat", "--data-dir"])
         .arg(data)
+        .env("JXJY_NOW", NOW)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    let _ = child.stdin.take().unwrap().write_all(b"/hours\n/remind\n");
+    let _ = child.stdin.take().unwrap().write_all(b"/hours\n/stats\n");
     let out = child.wait_with_output().unwrap();
     (
         out.status.code(),
@@ -259,7 +265,8 @@ fn a_truncated_or_garbled_log_is_refused_and_restore_recovers() {
         let data = tmp.path().join("data");
         chat_input(&data, "/log 公需 20\n");
         let after_log = std::fs::metadata(data.join("db")).unwrap().len();
-        chat_input(&data, "/remind on\n");
+        // A 👍 (button 4 under the answer): a second record, elsewhere.
+        chat_input(&data, "每年要多少学时\n4\n");
         let backup = tmp.path().join("b.jsonl");
         let out = Command::new(crate::bin())
             .args(["backup", "--data-dir"])
@@ -291,10 +298,10 @@ fn a_truncated_or_garbled_log_is_refused_and_restore_recovers() {
             }
         }
         // sled itself opens it without complaint, having lost records.
-        let (hours, subs) = raw_sled(&data);
+        let (hours, votes) = raw_sled(&data);
         assert!(
-            hours + subs < 2,
-            "{damage}: the damage lost nothing ({hours}, {subs})"
+            hours + votes < 2,
+            "{damage}: the damage lost nothing ({hours}, {votes})"
         );
         let (code, stdout, stderr) = hours_in_chat(&data);
         assert_eq!(code, Some(1), "{damage}: {stdout}");
@@ -332,7 +339,7 @@ fn a_truncated_or_garbled_log_is_refused_and_restore_recovers() {
         let (code, stdout, _) = hours_in_chat(&data);
         assert_eq!(code, Some(0));
         assert!(
-            stdout.contains("公需课：20 / 30 / 10") && stdout.contains("提醒已开启"),
+            stdout.contains("公需课：20 / 30 / 10") && stdout.contains("1 / 0    hours_total"),
             "{damage}: {stdout}"
         );
     }

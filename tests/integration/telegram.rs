@@ -4,8 +4,9 @@
 use crate::fake_api::{BOT_USERNAME, FakeApi, Fault, TOKEN};
 use jxjy_bot::bot::{App, Options, run};
 use jxjy_bot::clock::ManualClock;
-use jxjy_bot::dialogue::Responder;
-use jxjy_bot::knowledge::Kb;
+use jxjy_bot::conversation::Conversation;
+use jxjy_bot::identity::Identity;
+use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders::Schedule;
 use jxjy_bot::store::{ChatKind, Store, Subscription};
 use jxjy_bot::telegram::Telegram;
@@ -15,6 +16,10 @@ use std::time::Duration;
 
 const TEACHER: i64 = 42;
 const GROUP: i64 = -100;
+
+fn tg(id: i64) -> Identity {
+    Identity::telegram(id)
+}
 
 pub struct Harness {
     pub api: FakeApi,
@@ -51,14 +56,40 @@ impl Harness {
         webhooks: Vec<jxjy_bot::webhook::Target>,
         prepare: impl FnOnce(&Store),
     ) -> Harness {
+        Harness::start_on(
+            api,
+            tune,
+            webhooks,
+            prepare,
+            crate::shipped_kb_dir(),
+            at("2024-12-20T10:00:00+08:00"),
+        )
+        .await
+    }
+
+    /// As `start_prepared`, with this knowledge directory and moment.
+    pub async fn start_on(
+        api: FakeApi,
+        tune: impl FnOnce(&mut Telegram),
+        webhooks: Vec<jxjy_bot::webhook::Target>,
+        prepare: impl FnOnce(&Store),
+        kb: std::path::PathBuf,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let kb = Kb::load(&crate::shipped_kb_dir()).unwrap();
+        let clock = Arc::new(ManualClock::new(now));
+        let live = LiveKb::load(&kb, Default::default(), clock.clone()).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let core = Conversation::new(
+            Arc::new(live),
+            Some(store.clone()),
+            Schedule::default(),
+            clock,
+            vec![tg(7)],
+        );
         let app = Arc::new(App {
-            responder: Responder::new(Arc::new(kb)),
-            store: Store::open(dir.path()).unwrap(),
-            schedule: Schedule::default(),
-            clock: Arc::new(ManualClock::new(at("2024-12-20T10:00:00+08:00"))),
-            admins: vec![7],
+            core,
+            store,
             webhooks,
         });
         prepare(&app.store);
@@ -203,7 +234,8 @@ async fn ambiguous_question_then_tap_answers_and_feedback_is_stored() {
     h.api.callback(TEACHER, TEACHER, &data);
     let sent = h.api.wait_sent(TEACHER, 2, 10).await;
     let id = data.trim_start_matches("a:");
-    let entry = h.app.responder.kb().entry(id).unwrap();
+    let r = h.app.core.responder();
+    let entry = r.kb().entry(id).unwrap();
     assert_eq!(entry.title, label);
     assert!(
         text(&sent[1]).starts_with(&entry.answer),
@@ -360,7 +392,7 @@ async fn non_text_asks_for_text_and_an_edited_question_is_answered() {
         text(&sent[3])
     );
     assert!(
-        h.app.store.hours(TEACHER).unwrap().is_empty(),
+        h.app.store.hours(&tg(TEACHER), 2024).unwrap().is_empty(),
         "an edited /log is not run"
     );
     assert!(text(&sent[4]).contains("/help"));
@@ -420,7 +452,7 @@ async fn blocked_user_is_marked_inactive() {
     h.app
         .store
         .put_subscription(&Subscription {
-            chat_id: TEACHER,
+            chat: tg(TEACHER),
             kind: ChatKind::Private,
             active: true,
         })
@@ -431,12 +463,19 @@ async fn blocked_user_is_marked_inactive() {
     eventually(5, || {
         h.app
             .store
-            .subscription(TEACHER)
+            .subscription(&tg(TEACHER))
             .unwrap()
             .is_some_and(|s| !s.active)
     })
     .await;
-    assert!(!h.app.store.subscription(TEACHER).unwrap().unwrap().active);
+    assert!(
+        !h.app
+            .store
+            .subscription(&tg(TEACHER))
+            .unwrap()
+            .unwrap()
+            .active
+    );
     h.stop().await;
 }
 
@@ -452,7 +491,7 @@ async fn group_remind_needs_an_admin_and_survives_migration() {
         "{}",
         text(&sent[0])
     );
-    assert!(h.app.store.subscription(GROUP).unwrap().is_none());
+    assert!(h.app.store.subscription(&tg(GROUP)).unwrap().is_none());
     h.api.text(GROUP, 6, "/remind on");
     let sent = h.api.wait_sent(GROUP, 2, 10).await;
     assert!(text(&sent[1]).contains("提醒已开启"), "{}", text(&sent[1]));
@@ -477,11 +516,14 @@ async fn group_remind_needs_an_admin_and_survives_migration() {
     // The group becomes a supergroup: the subscription moves.
     h.api.migrate(GROUP, 6, -100777);
     // Updates of different chats run concurrently: wait for the move.
-    eventually(10, || h.app.store.subscription(-100777).unwrap().is_some()).await;
+    eventually(10, || {
+        h.app.store.subscription(&tg(-100777)).unwrap().is_some()
+    })
+    .await;
     h.api.text(-100777, 6, "/remind");
     let sent = h.api.wait_sent(-100777, 1, 10).await;
     assert!(text(&sent[0]).contains("提醒已开启"), "{}", text(&sent[0]));
-    assert!(h.app.store.subscription(GROUP).unwrap().is_none());
+    assert!(h.app.store.subscription(&tg(GROUP)).unwrap().is_none());
     h.stop().await;
 }
 
@@ -507,8 +549,8 @@ async fn tracker_commands_and_forget_through_telegram() {
     );
     assert!(text(&sent[4]).contains("还剩11天"), "{}", text(&sent[4]));
     assert!(text(&sent[5]).contains("已删除"));
-    assert!(h.app.store.hours(TEACHER).unwrap().is_empty());
-    assert!(h.app.store.subscription(TEACHER).unwrap().is_none());
+    assert!(h.app.store.hours(&tg(TEACHER), 2024).unwrap().is_empty());
+    assert!(h.app.store.subscription(&tg(TEACHER)).unwrap().is_none());
     h.stop().await;
 }
 
@@ -538,7 +580,7 @@ async fn reply_to_a_migrated_group_follows_the_new_id() {
     h.app
         .store
         .put_subscription(&Subscription {
-            chat_id: GROUP,
+            chat: tg(GROUP),
             kind: ChatKind::Group,
             active: true,
         })
@@ -550,11 +592,11 @@ async fn reply_to_a_migrated_group_follows_the_new_id() {
     assert!(
         h.app
             .store
-            .subscription(-100555)
+            .subscription(&tg(-100555))
             .unwrap()
             .is_some_and(|s| s.active)
     );
-    assert!(h.app.store.subscription(GROUP).unwrap().is_none());
+    assert!(h.app.store.subscription(&tg(GROUP)).unwrap().is_none());
     h.stop().await;
 }
 
@@ -738,7 +780,7 @@ async fn answers_that_finally_fail_are_counted() {
     assert!(text(&sent[6]).contains("电子社保"), "{}", text(&sent[6]));
     assert!(eventually(10, || h.app.store.answer_failures().unwrap().0 == 2).await);
     let report =
-        jxjy_bot::stats::report(&h.app.store, h.app.responder.matcher().analyzer()).unwrap();
+        jxjy_bot::stats::report(&h.app.store, h.app.core.responder().matcher().analyzer()).unwrap();
     assert!(report.contains("未能送达的回答：2"), "{report}");
     h.stop().await;
 }
@@ -762,7 +804,7 @@ async fn a_redelivered_update_is_handled_once() {
         "{}",
         text(&sent[1])
     );
-    assert_eq!(h.app.store.hours(TEACHER).unwrap().len(), 1);
+    assert_eq!(h.app.store.hours(&tg(TEACHER), 2024).unwrap().len(), 1);
     h.stop().await;
 }
 
@@ -773,7 +815,8 @@ async fn group_commands_keep_records_private() {
     h.app
         .store
         .set_hours(
-            5,
+            &tg(5),
+            2024,
             &[jxjy_bot::store::HourEntry {
                 kind: jxjy_bot::store::CourseKind::Public,
                 hours: 20.0,
@@ -794,7 +837,11 @@ async fn group_commands_keep_records_private() {
         );
         assert!(!t.contains("20") && !t.contains("未能回答"), "{t}");
     }
-    assert_eq!(h.app.store.hours(5).unwrap().len(), 1, "nothing changed");
+    assert_eq!(
+        h.app.store.hours(&tg(5), 2024).unwrap().len(),
+        1,
+        "nothing changed"
+    );
     assert!(h.api.sent_to(5).await.is_empty() && h.api.sent_to(7).await.is_empty());
     h.stop().await;
 }
@@ -831,12 +878,12 @@ async fn serve_delivers_reminders_to_chats_and_robots() {
         |s| {
             s.put_subscriptions(&[
                 Subscription {
-                    chat_id: GROUP,
+                    chat: tg(GROUP),
                     kind: ChatKind::Group,
                     active: true,
                 },
                 Subscription {
-                    chat_id: TEACHER,
+                    chat: tg(TEACHER),
                     kind: ChatKind::Private,
                     active: true,
                 },

@@ -1,0 +1,411 @@
+//! The binary's commands (anyhow lives here, at the edge): what each
+//! subcommand of `jxjy-bot` does, over the resolved
+//! [`Settings`]; `main.rs` only parses and dispatches.
+
+use anyhow::{Context, Result};
+use jxjy_bot::clock::Stop;
+use jxjy_bot::conversation::Conversation;
+use jxjy_bot::delivery::{self, Address, Outbox};
+use jxjy_bot::dialogue::Responder;
+use jxjy_bot::live::LiveKb;
+use jxjy_bot::reminders;
+use jxjy_bot::settings::{KbCommand, RemindCommand, Settings, WebhookCommand};
+use jxjy_bot::store::Store;
+use jxjy_bot::webhook;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Logs to stderr, level from RUST_LOG (default info). The bot token is
+/// never logged: request errors are logged without their URL.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: journald and log files get plain text.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn live(s: &Settings, contacts: jxjy_bot::dialogue::Contacts) -> Result<Arc<LiveKb>> {
+    let live = LiveKb::load(&s.kb_dir, contacts, s.clock.clone())
+        .with_context(|| format!("loading knowledge from {}", s.kb_dir.display()))?;
+    Ok(Arc::new(live))
+}
+
+/// The responder for one-shot commands (`ask`).
+fn responder(s: &Settings) -> Result<Arc<Responder>> {
+    Ok(live(s, s.contacts()?)?.get())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// `serve`: Telegram, its reminders, the daily backup, reload on SIGHUP.
+pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
+    init_logging();
+    // Check the token before loading anything, for a clear message.
+    let tg = s.telegram_client(!no_throttle)?;
+    let config = s.config()?;
+    let store = Store::open(&s.data_dir)?;
+    let live = live(s, config.contacts)?;
+    let core = Conversation::new(
+        live.clone(),
+        Some(store.clone()),
+        s.schedule.clone(),
+        s.clock.clone(),
+        s.admins.clone(),
+    );
+    let app = Arc::new(jxjy_bot::bot::App {
+        core,
+        store,
+        webhooks: config.webhooks,
+    });
+    runtime()?.block_on(async move {
+        tracing::info!(
+            years = ?live.get().kb().years(),
+            robots = app.webhooks.len(),
+            "jxjy-bot serving Telegram"
+        );
+        tokio::spawn(jxjy_bot::live::reload_on_sighup(live, Stop::never()));
+        let opts = jxjy_bot::bot::Options {
+            reminder_every: std::time::Duration::from_secs(remind_every.max(1)),
+            ..Default::default()
+        };
+        jxjy_bot::bot::run(Arc::new(tg), app, opts, jxjy_bot::bot::shutdown_signal()).await
+    })
+}
+
+/// `chat`: the conversation core in the terminal, on stdin and stdout.
+pub fn chat(s: &Settings, opened_by_default: bool) -> Result<()> {
+    if opened_by_default {
+        eprintln!(
+            "TELOXIDE_TOKEN is not set: opening the bot in the terminal. \
+             To connect Telegram, set TELOXIDE_TOKEN to the token from @BotFather."
+        );
+    }
+    let store = match Store::open(&s.data_dir) {
+        Ok(st) => Some(st),
+        // A damaged store is never used, nor silently replaced.
+        Err(e @ jxjy_bot::error::StoreError::Damaged { .. }) => return Err(e.into()),
+        Err(e) => {
+            eprintln!("note: {e}; /log, /hours and /remind are unavailable");
+            None
+        }
+    };
+    // The person at the terminal runs with the data directory's rights:
+    // `jxjy-bot stats` shows them the same as /stats.
+    let mut admins = s.admins.clone();
+    admins.push(jxjy_bot::identity::Identity::terminal());
+    let core = Conversation::new(
+        live(s, s.contacts()?)?,
+        store,
+        s.schedule.clone(),
+        s.clock.clone(),
+        admins,
+    );
+    let stdout = std::io::stdout();
+    jxjy_bot::terminal::run(&core, std::io::stdin().lock(), &mut stdout.lock())?;
+    Ok(())
+}
+
+/// `ask`: one question, or --json lines from stdin.
+pub fn ask(s: &Settings, json: bool, explain: bool, question: &str) -> Result<()> {
+    let responder = responder(s)?;
+    if explain {
+        explain_match(&responder, question);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json && question.trim().is_empty() {
+        // Batch mode: one JSON line per stdin line, in order.
+        let stdin = std::io::stdin();
+        for line in jxjy_bot::terminal::lossy_lines(stdin.lock()) {
+            let line = line.context("reading stdin")?;
+            let reply = responder.ask(&line);
+            serde_json::to_writer(&mut out, &responder.to_json(&line, &reply))?;
+            out.write_all(b"\n")?;
+        }
+    } else if json {
+        let reply = responder.ask(question);
+        serde_json::to_writer(&mut out, &responder.to_json(question, &reply))?;
+        out.write_all(b"\n")?;
+    } else {
+        if question.trim().is_empty() {
+            anyhow::bail!("no question given; try: jxjy-bot ask \"每年要多少学时\"");
+        }
+        writeln!(out, "{}", jxjy_bot::render::plain(&responder.ask(question)))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn explain_match(responder: &Responder, question: &str) {
+    let analyzer = responder.matcher().analyzer();
+    println!("normalised: {}", analyzer.normalize(question));
+    let f = analyzer.features(question);
+    println!("words:      {}", f.words.join(" / "));
+    println!("bigrams:    {}", f.bigrams.join(" "));
+    println!("asks:       {}", f.asks.join(" / "));
+    for (i, sc) in responder.matcher().rank(question).iter().take(5) {
+        println!("  {:.3}  {}", sc, responder.kb().entries[*i].id);
+    }
+    let clauses = responder.clauses(question);
+    if clauses.len() > 1 || clauses.iter().any(|c| !c.context.is_empty()) {
+        for c in clauses {
+            println!("question:   {}    (context: {})", c.text, c.context);
+        }
+    }
+}
+
+/// `stats`: the season, then what was asked, unanswered, voted, lost.
+pub fn stats(s: &Settings) -> Result<()> {
+    let r = responder(s)?;
+    let store = Store::open(&s.data_dir)?;
+    println!(
+        "{}",
+        jxjy_bot::season::Season::of(r.kb(), s.clock.now()).stats_line()
+    );
+    print!(
+        "{}",
+        jxjy_bot::stats::report(&store, r.matcher().analyzer())?
+    );
+    Ok(())
+}
+
+pub fn kb(s: &Settings, command: &KbCommand) -> Result<ExitCode> {
+    match command {
+        KbCommand::Check => {
+            let problems = jxjy_bot::check::check_dir(&s.kb_dir)?;
+            if problems.is_empty() {
+                println!("{}: ok", s.kb_dir.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!("{} problem(s)", problems.len());
+            Ok(ExitCode::from(1))
+        }
+        KbCommand::Export { json: _ } => {
+            let kb = jxjy_bot::knowledge::Kb::load(&s.kb_dir)
+                .with_context(|| format!("loading knowledge from {}", s.kb_dir.display()))?;
+            let list: Vec<serde_json::Value> = kb
+                .entries
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "id": e.id,
+                        "title": e.title,
+                        "questions": e.questions,
+                        "answer": e.full_answer(),
+                        "source": e.source,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn webhook_client(s: &Settings) -> Result<webhook::WebhookClient> {
+    Ok(webhook::WebhookClient::new(
+        s.clock.clone(),
+        Arc::new(jxjy_bot::clock::TokioSleeper),
+    )?)
+}
+
+pub fn webhook(s: &Settings, command: &WebhookCommand) -> Result<()> {
+    let targets = s.config()?.webhooks;
+    match command {
+        WebhookCommand::List => {
+            if targets.is_empty() {
+                println!("no webhook targets configured (see --config / JXJY_CONFIG)");
+            }
+            for t in &targets {
+                let signed = if t.secret.is_some() { "yes" } else { "no" };
+                println!("{}\t{:?}\tsigned: {signed}", t.name, t.kind);
+            }
+        }
+        WebhookCommand::Test { name } => {
+            let Some(t) = targets.iter().find(|t| &t.name == name) else {
+                let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+                anyhow::bail!(
+                    "no webhook target named '{name}'; configured: {}",
+                    names.join(", ")
+                );
+            };
+            let client = webhook_client(s)?;
+            let answer = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(client.send(t, "继续教育小助手：测试消息（webhook test）。"))?;
+            println!("{} answered: {answer}", t.name);
+        }
+    }
+    Ok(())
+}
+
+pub fn remind(s: &Settings, command: &RemindCommand) -> Result<ExitCode> {
+    match command {
+        RemindCommand::Plan { at } => {
+            remind_plan(s, jxjy_bot::settings::parse_moment(at)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RemindCommand::Send {
+            at,
+            batch,
+            no_throttle,
+        } => {
+            let at = match at {
+                Some(a) => jxjy_bot::settings::parse_moment(a)?,
+                None => s.clock.now(),
+            };
+            remind_send(s, at, *batch, *no_throttle)
+        }
+    }
+}
+
+/// The guide reminders follow at `at`, or a line saying there is none.
+fn reminder_guide<'a>(
+    kb: &'a jxjy_bot::knowledge::Kb,
+    s: &Settings,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<&'a jxjy_bot::knowledge::Facts> {
+    let today = at.with_timezone(&s.schedule.tz).date_naive();
+    let guide = jxjy_bot::season::reminder_guide(kb, today);
+    if guide.is_none() {
+        println!(
+            "no loaded guide's deadline is ahead at {at} (loaded: {:?}): no reminders",
+            kb.years()
+        );
+    }
+    guide
+}
+
+/// What would be sent at `at`, to chats and robots, without sending.
+fn remind_plan(s: &Settings, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let r = responder(s)?;
+    let store = Store::open(&s.data_dir)?;
+    let robots = s.config()?.webhooks;
+    let Some(facts) = reminder_guide(r.kb(), s, at) else {
+        return Ok(());
+    };
+    let schedule = &s.schedule;
+    let chats = reminders::plan_from_store(&store, facts, schedule, at)?;
+    let names: Vec<String> = robots.iter().map(|t| t.name.clone()).collect();
+    let hooks = reminders::plan_robots(&store, facts, schedule, &names, at)?;
+    if chats.is_empty() && hooks.is_empty() {
+        println!("nothing due at {at}");
+    }
+    let due = |sl: &reminders::Slot| sl.due.with_timezone(&schedule.tz).format("%Y-%m-%d %H:%M");
+    for p in hooks.iter().chain(&chats) {
+        let to = match &p.to {
+            Address::Robot(name) => {
+                let kind = robots.iter().find(|t| &t.name == name).map(|t| t.kind);
+                format!(
+                    "webhook {name} ({})",
+                    kind.map_or("?".into(), |k| format!("{k:?}"))
+                )
+            }
+            Address::Chat { chat, kind } => format!("chat {chat} ({kind:?})"),
+        };
+        println!(
+            "{to}, slot {} days before (due {}):\n  {}",
+            p.slot.days_before,
+            due(&p.slot),
+            p.text
+        );
+    }
+    Ok(())
+}
+
+/// Send what is due at `at` through Telegram (if a token is set) and the
+/// configured robots, once, by the same delivery path as `serve`. SIGINT /
+/// SIGTERM stop it between batches with the sent-record exact.
+fn remind_send(
+    s: &Settings,
+    at: chrono::DateTime<chrono::Utc>,
+    batch: usize,
+    no_throttle: bool,
+) -> Result<ExitCode> {
+    init_logging();
+    let r = responder(s)?;
+    let store = Store::open(&s.data_dir)?;
+    let targets = s.config()?.webhooks;
+    let telegram = match s.telegram_client(!no_throttle) {
+        Ok(t) => Some(Arc::new(t)),
+        Err(jxjy_bot::telegram::SetupError::NoToken) if !targets.is_empty() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let robots = if targets.is_empty() {
+        None
+    } else {
+        Some(webhook::Robots {
+            client: Arc::new(webhook_client(s)?),
+            targets,
+        })
+    };
+    let outbox = Outbox { telegram, robots };
+    let Some(facts) = reminder_guide(r.kb(), s, at) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let rep = runtime()?.block_on(async {
+        let (handle, stop) = Stop::new();
+        tokio::spawn(async move {
+            jxjy_bot::bot::shutdown_signal().await;
+            handle.stop();
+        });
+        let opts = delivery::Options { batch, stop };
+        delivery::deliver_due(&store, facts, &s.schedule, at, &outbox, &opts).await
+    })?;
+    store.flush()?;
+    println!(
+        "sent {}, blocked {}, migrated {}, failed {}, unknown {}, given up {}{}",
+        rep.sent,
+        rep.blocked,
+        rep.migrated,
+        rep.failed,
+        rep.unknown,
+        rep.gave_up,
+        if rep.interrupted {
+            " (stopped early; run again to send the rest)"
+        } else {
+            ""
+        }
+    );
+    for e in &rep.stopped {
+        eprintln!("  {e}");
+    }
+    if let Some(e) = &rep.fatal {
+        eprintln!("jxjy-bot: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn backup(s: &Settings, file: &std::path::Path) -> Result<()> {
+    let store = Store::open(&s.data_dir)?;
+    let n = jxjy_bot::backup::write(&store, file)?;
+    println!("{n} records written to {}", file.display());
+    Ok(())
+}
+
+pub fn restore(s: &Settings, file: &std::path::Path, force: bool) -> Result<()> {
+    let r = jxjy_bot::backup::restore(file, &s.data_dir, force)?;
+    println!(
+        "{} records restored into {}",
+        r.records,
+        s.data_dir.display()
+    );
+    if let Some(aside) = r.moved_aside {
+        println!("the previous files are in {}", aside.display());
+    }
+    Ok(())
+}
