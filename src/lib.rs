@@ -6,10 +6,29 @@
 //! - [`text`]: normalisation, typo and synonym rewriting, segmentation.
 //! - [`matcher`]: scores a question against the FAQ and decides.
 //! - [`scope`]: the year, region, profession and parts of a question.
-//! - [`dialogue`]: reply texts and buttons shared by every front end.
+//! - [`dialogue`]: answers to questions (text and buttons) from the
+//!   knowledge base.
+//! - [`conversation`]: the messenger-neutral conversation core: one
+//!   message in (channel, chat, user; a question, a command or a button),
+//!   the reply out; command routing (slash commands and Chinese words),
+//!   stats, feedback, the tracker and reminder commands, privacy in
+//!   groups, every fixed text.
+//! - [`identity`]: chats and users namespaced per channel (`tg:42`,
+//!   `term:local`, later `ding:`, `wecom:`, `feishu:`).
+//! - [`season`]: the season (calendar year in Asia/Shanghai), which guide
+//!   speaks for a year, which one reminders follow.
+//! - [`live`]: the knowledge in service, reloaded whole after a check.
+//! - [`render`]: replies as plain text with numbered choices (the terminal
+//!   and text-only messengers).
+//! - [`terminal`]: the terminal front end of `jxjy-bot chat`.
+//! - [`settings`]: the command line (clap) and the settings resolved from
+//!   it once, one place per default.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
-//! - [`store`]: sled data directory (hours, subscriptions, sent-record,
-//!   votes, destination status), atomic changes, damage detection.
+//! - [`store`]: sled data directory (hours per guide year, subscriptions,
+//!   sent-record, votes, destination status), atomic changes, damage
+//!   detection.
+//! - [`migrate`]: schema 2 → 3 (records keyed by identity, hours by
+//!   year), and format 1 backups read the same way.
 //! - [`inbox`]: incoming updates stored before they are confirmed, keyed by
 //!   (channel, platform id), processed once.
 //! - [`backup`]: `backup` / `restore` (JSON lines) and the daily backup.
@@ -19,14 +38,18 @@
 //! - [`limits`]: sliding-window rate limits (Telegram's, each robot's).
 //! - [`reminders`]: schedule and pure planner of what is due to whom.
 //! - [`delivery`]: the one delivery path: the `Sender` trait every
-//!   destination kind implements, the in-flight / sent protocol.
+//!   destination kind implements (chats by identity, robots by name), the
+//!   in-flight / sent protocol.
 //! - [`config`]: the school's settings in `jxjy.toml` (its contacts).
-//! - [`commands`]: the tracker and reminder commands shared by front ends.
 //! - [`telegram`]: the Bot API client: classified calls, retries, limits.
-//! - [`bot`]: the Telegram front end: handler tree, update loop over the
-//!   inbox, reminder loop, daily backup.
+//! - [`bot`]: the Telegram front end: updates to the core and its replies
+//!   back (inline keyboards), the update loop over the inbox, reminder
+//!   loop, daily backup and season note.
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
 //! - [`error`]: typed errors of the library.
+//!
+//! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
+//! dispatches to one command.
 
 pub mod backup;
 pub mod bot;

@@ -161,6 +161,34 @@ pub(crate) fn to_v3(store: &Store) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// A migration cut short leaves some trees in each form: running it
+    /// again moves the rest and leaves the moved alone.
+    #[test]
+    fn a_half_done_migration_finishes_on_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let t = Identity::telegram(42);
+        s.set_hours(
+            &t,
+            2024,
+            &[HourEntry {
+                kind: crate::store::CourseKind::Public,
+                hours: 2.0,
+                at: chrono::Utc::now(),
+            }],
+        )
+        .unwrap();
+        let old = serde_json::json!({"chat_id": 42, "kind": "Private", "active": true});
+        s.subs
+            .insert(42i64.to_be_bytes(), serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        to_v3(&s).unwrap();
+        to_v3(&s).unwrap();
+        assert_eq!(s.hours(&t, 2024).unwrap().len(), 1);
+        assert_eq!(s.subscriptions().unwrap().len(), 1);
+        assert!(s.subscription(&t).unwrap().is_some());
+    }
+
     #[test]
     fn sent_keys_gain_their_channel_and_robots_keep_theirs() {
         assert_eq!(sent_key("42/2024-12-31/7"), "tg:42/2024-12-31/7");

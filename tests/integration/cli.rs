@@ -133,10 +133,13 @@ fn help_describes_the_commands() {
 fn chat_tracks_hours_in_the_data_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().to_str().expect("utf-8 path");
+    // The terminal follows the bot's clock (here pinned with --now).
+    let now = ["--now", "2024-12-20T10:00:00+08:00"];
     let (out, _, code) = run_with_stdin(
-        &["chat", "--data-dir", data],
+        &["chat", "--data-dir", data, now[0], now[1]],
         "/log 公需 10\n/log 专业课 2.5\n/log 体育 3\n/hours\n/undo\n/remind\n/quit\n",
     );
+    assert!(out.contains("还剩11天"), "{out}");
     assert_eq!(code, Some(0));
     assert!(out.contains("已记录：公需课 10学时"), "{out}");
     assert!(out.contains("不认识课程类别“体育”"), "{out}");
@@ -144,7 +147,10 @@ fn chat_tracks_hours_in_the_data_directory() {
     assert!(out.contains("已撤销：专业课 2.5学时"), "{out}");
     assert!(out.contains("提醒未开启"), "{out}");
     // Kept across runs.
-    let (out, _, _) = run_with_stdin(&["chat", "--data-dir", data], "/hours\n每年要多少学时\n4\n");
+    let (out, _, _) = run_with_stdin(
+        &["chat", "--data-dir", data, now[0], now[1]],
+        "/hours\n每年要多少学时\n4\n",
+    );
     assert!(
         out.contains("公需课：10 / 30 / 20") && out.contains("专业课：0 / 60 / 60"),
         "{out}"
@@ -155,11 +161,17 @@ fn chat_tracks_hours_in_the_data_directory() {
         "{out}"
     );
     let stats = std::process::Command::new(bin())
-        .args(["stats", "--data-dir", data])
+        .args(["stats", "--data-dir", data, now[0], now[1]])
         .output()
         .expect("stats");
     let stats = String::from_utf8_lossy(&stats.stdout);
     assert!(stats.contains("1 / 0    hours_total"), "{stats}");
+    assert!(
+        stats.starts_with("当前年度：2024年度，指南已收录。提醒依据2024年度指南"),
+        "{stats}"
+    );
+    // The terminal's question was counted too.
+    assert!(stats.contains("1  hours_total"), "{stats}");
 }
 
 #[test]

@@ -545,11 +545,11 @@ async fn a_schema_2_store_is_migrated_to_identities() {
             "the terminal's tg:0 is dropped"
         );
     };
-    let s = Store::open(dir.path()).unwrap();
+    let s = crate::reopen(dir.path());
     check(&s);
     drop(s);
     // Opened again: nothing moves twice.
-    let s = Store::open(dir.path()).unwrap();
+    let s = crate::reopen(dir.path());
     check(&s);
     // The migrated records work: the vote is tg:42's, the hours answer /hours.
     let core = core_on(
@@ -606,7 +606,7 @@ fn a_format_1_backup_restores_under_identities() {
     std::fs::write(&file, lines.join("\n")).unwrap();
     let data = tmp.path().join("data");
     jxjy_bot::backup::restore(&file, &data, false).unwrap();
-    let s = Store::open(&data).unwrap();
+    let s = crate::reopen(&data);
     assert_eq!(s.hours(&tg(42), 2024).unwrap()[0].hours, 20.0);
     assert_eq!(s.hours(&tg(42), 2025).unwrap()[0].hours, 3.0);
     assert!(s.subscription(&tg(-100)).unwrap().is_some());

@@ -37,6 +37,22 @@ pub fn responder() -> &'static Responder {
     })
 }
 
+/// Open a data directory this process just closed: sled's I/O threads
+/// may hold its lock a moment after the last handle is dropped.
+pub fn reopen(path: &Path) -> jxjy_bot::store::Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match jxjy_bot::store::Store::open(path) {
+            Err(jxjy_bot::error::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.expect("the data directory opens"),
+        }
+    }
+}
+
 /// A moment, RFC 3339.
 pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(s)

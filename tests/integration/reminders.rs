@@ -355,3 +355,34 @@ fn remind_plan_prints_without_sending() {
     let again = plan_at_seven_days(d.path());
     assert_eq!(String::from_utf8_lossy(&again.stdout), text);
 }
+
+/// No loaded guide's deadline is ahead (today's case): `remind plan` and
+/// `remind send` say so and send nothing.
+#[test]
+fn remind_commands_without_a_guide_ahead_send_nothing() {
+    let (d, s) = season_store();
+    drop(s);
+    for args in [
+        &["remind", "plan", "--at", "2026-11-29T09:00+08:00"][..],
+        &["remind", "send", "--at", "2026-11-29T09:00+08:00"],
+    ] {
+        let out = std::process::Command::new(crate::bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(d.path())
+            .env("TELOXIDE_TOKEN", "1:x")
+            .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("no loaded guide's deadline is ahead"),
+            "{args:?}: {text}"
+        );
+    }
+}

@@ -152,7 +152,7 @@ fn backup_and_restore_round_trip_every_record() {
     assert_eq!(r.records, 10);
     assert!(r.moved_aside.is_none());
     let again = tmp.path().join("again.jsonl");
-    let s = Store::open(&b).unwrap();
+    let s = crate::reopen(&b);
     backup::write(&s, &again).unwrap();
     assert_eq!(records(&again), records(&file));
     assert_eq!(s.hours(&tg(42), 2024).unwrap()[0].hours, 20.0);
@@ -163,10 +163,7 @@ fn backup_and_restore_round_trip_every_record() {
     assert!(matches!(e, BackupError::NotEmpty { .. }), "{e}");
     let r = backup::restore(&file, &b, true).unwrap();
     assert!(r.moved_aside.is_some_and(|p| p.join("db").exists()));
-    assert_eq!(
-        Store::open(&b).unwrap().hours(&tg(42), 2024).unwrap().len(),
-        1
-    );
+    assert_eq!(crate::reopen(&b).hours(&tg(42), 2024).unwrap().len(), 1);
 }
 
 #[test]
@@ -192,8 +189,7 @@ fn a_cut_or_foreign_backup_restores_nothing() {
         let e = backup::restore(&file, &target, false).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
         assert!(
-            Store::open(&target)
-                .unwrap()
+            crate::reopen(&target)
                 .hours(&tg(42), 2024)
                 .unwrap()
                 .is_empty(),
@@ -352,7 +348,7 @@ fn a_healthy_store_reopens_and_an_old_one_gets_a_marker() {
     let dir = tempfile::tempdir().unwrap();
     let changes = filled(dir.path()).changes().unwrap();
     assert!(changes > 0);
-    assert_eq!(Store::open(dir.path()).unwrap().changes().unwrap(), changes);
+    assert_eq!(crate::reopen(dir.path()).changes().unwrap(), changes);
     std::fs::remove_file(dir.path().join(jxjy_bot::store::MARKER_FILE)).unwrap();
     assert!(Store::open(dir.path()).is_ok());
     assert!(dir.path().join(jxjy_bot::store::MARKER_FILE).exists());
