@@ -167,10 +167,8 @@ fn explain_match(responder: &Responder, question: &str) {
 pub fn stats(s: &Settings) -> Result<()> {
     let r = responder(s)?;
     let store = Store::open(&s.data_dir)?;
-    println!(
-        "{}",
-        jxjy_bot::season::Season::of(r.kb(), s.clock.now()).stats_line()
-    );
+    let season = jxjy_bot::season::Season::of(r.kb(), s.clock.now());
+    println!("{}", jxjy_bot::conversation::texts::season_line(&season));
     print!(
         "{}",
         jxjy_bot::stats::report(&store, r.matcher().analyzer())?

@@ -75,25 +75,6 @@ impl<'a> Season<'a> {
             self.year, self.newest.year, self.year
         ))
     }
-
-    /// The season line of /stats and `jxjy-bot stats`.
-    pub fn stats_line(&self) -> String {
-        let reminders = match self.reminders {
-            Some(f) => format!(
-                "提醒依据{}年度指南（截止{}）。",
-                f.year,
-                crate::knowledge::chinese_date(f.deadline)
-            ),
-            None => "没有截止日期未到的指南，提醒暂停。".to_string(),
-        };
-        match self.guide {
-            Some(_) => format!("当前年度：{}年度，指南已收录。{reminders}", self.year),
-            None => format!(
-                "当前年度：{}年度，指南尚未收录（最新为{}年度）。{reminders}",
-                self.year, self.newest.year
-            ),
-        }
-    }
 }
 
 /// Says "once a day": true the first time it is asked on each local date.

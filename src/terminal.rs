@@ -3,7 +3,7 @@
 //! terminal is `term:local`, a channel of its own (no Telegram chat), and
 //! time comes from the core's clock.
 
-use crate::conversation::{Conversation, Incoming, Input, NoAdminInfo};
+use crate::conversation::{Conversation, Incoming, Input, NoAdminInfo, texts};
 use crate::identity::Identity;
 use crate::render::{self, Choices};
 use std::io::{BufRead, Write};
@@ -34,7 +34,7 @@ pub fn run(core: &Conversation, input: impl BufRead, out: &mut impl Write) -> st
                     choices = Choices::of(&reply);
                 }
             }
-            Err(e) => writeln!(out, "出错了：{e}\n")?,
+            Err(e) => writeln!(out, "{}：{e}\n", texts::ERROR)?,
         }
         prompt(out)?;
     }

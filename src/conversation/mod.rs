@@ -317,7 +317,7 @@ impl Conversation {
             Command::Stats => match &self.store {
                 Some(store) => Output::text(format!(
                     "{}\n{}",
-                    season.stats_line(),
+                    texts::season_line(&season),
                     crate::stats::report(store, r.matcher().analyzer())?
                 )),
                 None => Output::text(texts::NO_STORE),

@@ -23,6 +23,28 @@ pub const VOTE_CHANGED_DOWN: &str = "已改为 👎，我们会改进。";
 pub const NO_PUSH: &str =
     "这里收不到推送的提醒：请在 Telegram 等聊天软件中向我发送 /remind on 开启截止提醒。";
 
+/// A store error, in the terminal.
+pub const ERROR: &str = "出错了";
+
+/// The season line of /stats and `jxjy-bot stats`.
+pub fn season_line(season: &crate::season::Season) -> String {
+    let reminders = match season.reminders {
+        Some(f) => format!(
+            "提醒依据{}年度指南（截止{}）。",
+            f.year,
+            crate::knowledge::chinese_date(f.deadline)
+        ),
+        None => "没有截止日期未到的指南，提醒暂停。".to_string(),
+    };
+    match season.guide {
+        Some(_) => format!("当前年度：{}年度，指南已收录。{reminders}", season.year),
+        None => format!(
+            "当前年度：{}年度，指南尚未收录（最新为{}年度）。{reminders}",
+            season.year, season.newest.year
+        ),
+    }
+}
+
 /// In a group, a teacher's own records stay private.
 pub fn private_only(cmd: &str, link: Option<&str>) -> String {
     match link {

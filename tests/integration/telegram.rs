@@ -975,3 +975,36 @@ async fn serve_waits_for_telegram_at_start_up() {
     child.signal("-TERM");
     assert!(child.wait_exit(30).await.success());
 }
+
+/// The core's Chinese command words through Telegram: in a private chat
+/// as they are, in a group when addressed to the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_command_words_through_telegram() {
+    let h = Harness::start().await;
+    h.api.text(TEACHER, TEACHER, "菜单");
+    h.api.text(TEACHER, TEACHER, "记录 公需 10");
+    let sent = h.api.wait_sent(TEACHER, 2, 15).await;
+    assert!(
+        buttons(&sent[0]).iter().any(|(l, _)| l == "学时要求"),
+        "{sent:?}"
+    );
+    assert!(text(&sent[1]).contains("已记录：公需课 10学时（2024年度）"));
+    h.api.text(GROUP, 5, "菜单");
+    h.api.text(GROUP, 5, &format!("@{BOT_USERNAME} 我的学时"));
+    h.api.text(GROUP, 5, &format!("@{BOT_USERNAME} 菜单"));
+    let sent = h.api.wait_sent(GROUP, 2, 15).await;
+    assert!(h.api.wait_drained(10).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.api.sent_to(GROUP).await.len(),
+        2,
+        "chatter stays unanswered"
+    );
+    assert!(
+        text(&sent[0]).contains("只在私聊中使用"),
+        "{}",
+        text(&sent[0])
+    );
+    assert!(!buttons(&sent[1]).is_empty());
+    h.stop().await;
+}
