@@ -35,6 +35,13 @@ fn live(s: &Settings, contacts: jxjy_bot::dialogue::Contacts) -> Result<Arc<Live
     Ok(Arc::new(live))
 }
 
+/// The knowledge alone, for commands that answer no question (reminders):
+/// no matcher is built.
+fn kb_only(s: &Settings) -> Result<jxjy_bot::knowledge::Kb> {
+    jxjy_bot::knowledge::Kb::load(&s.kb_dir)
+        .with_context(|| format!("loading knowledge from {}", s.kb_dir.display()))
+}
+
 /// The responder for one-shot commands (`ask`).
 fn responder(s: &Settings) -> Result<Arc<Responder>> {
     Ok(live(s, s.contacts()?)?.get())
@@ -191,8 +198,7 @@ pub fn kb(s: &Settings, command: &KbCommand) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         KbCommand::Export { json: _ } => {
-            let kb = jxjy_bot::knowledge::Kb::load(&s.kb_dir)
-                .with_context(|| format!("loading knowledge from {}", s.kb_dir.display()))?;
+            let kb = kb_only(s)?;
             let list: Vec<serde_json::Value> = kb
                 .entries
                 .iter()
@@ -289,10 +295,10 @@ fn reminder_guide<'a>(
 
 /// What would be sent at `at`, to chats and robots, without sending.
 fn remind_plan(s: &Settings, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
-    let r = responder(s)?;
+    let kb = kb_only(s)?;
     let store = Store::open(&s.data_dir)?;
     let robots = s.config()?.webhooks;
-    let Some(facts) = reminder_guide(r.kb(), s, at) else {
+    let Some(facts) = reminder_guide(&kb, s, at) else {
         return Ok(());
     };
     let schedule = &s.schedule;
@@ -334,7 +340,7 @@ fn remind_send(
     no_throttle: bool,
 ) -> Result<ExitCode> {
     init_logging();
-    let r = responder(s)?;
+    let kb = kb_only(s)?;
     let store = Store::open(&s.data_dir)?;
     let targets = s.config()?.webhooks;
     let telegram = match s.telegram_client(!no_throttle) {
@@ -351,7 +357,7 @@ fn remind_send(
         })
     };
     let outbox = Outbox { telegram, robots };
-    let Some(facts) = reminder_guide(r.kb(), s, at) else {
+    let Some(facts) = reminder_guide(&kb, s, at) else {
         return Ok(ExitCode::SUCCESS);
     };
     let rep = runtime()?.block_on(async {

@@ -103,33 +103,39 @@ impl LiveKb {
     }
 }
 
-/// Reload on every SIGHUP until stopped (Unix; elsewhere nothing).
-pub async fn reload_on_sighup(live: Arc<LiveKb>, stop: Stop) {
+/// Reload on every SIGHUP until stopped (Unix; elsewhere nothing). The
+/// handler is installed when this is called (inside a runtime), before
+/// the returned future first runs: a SIGHUP right after start-up reloads
+/// instead of ending the process.
+pub fn reload_on_sighup(live: Arc<LiveKb>, stop: Stop) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hup = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by restarting");
-                return;
-            }
-        };
-        loop {
-            tokio::select! {
-                got = hup.recv() => {
-                    if got.is_none() {
-                        return;
-                    }
-                    tracing::info!("SIGHUP: reloading the knowledge");
-                    live.clone().reload_logged().await;
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    async move {
+        #[cfg(unix)]
+        {
+            let mut hup = match hup {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by restarting");
+                    return;
                 }
-                _ = stop.wait() => return,
+            };
+            loop {
+                tokio::select! {
+                    got = hup.recv() => {
+                        if got.is_none() {
+                            return;
+                        }
+                        tracing::info!("SIGHUP: reloading the knowledge");
+                        live.clone().reload_logged().await;
+                    }
+                    _ = stop.wait() => return,
+                }
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (live, stop);
+        #[cfg(not(unix))]
+        {
+            let _ = (live, stop);
+        }
     }
 }

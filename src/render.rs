@@ -48,3 +48,38 @@ impl Choices {
         Some(Input::Button(action.encode()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialogue::Button;
+
+    #[test]
+    fn numbers_press_the_last_buttons_shown_and_nothing_else() {
+        let mut r = Reply::info("您是想问：".into());
+        r.buttons = vec![
+            vec![Button {
+                label: "学时要求".into(),
+                action: Action::Show("hours_total".into()),
+            }],
+            vec![Button {
+                label: "截止时间".into(),
+                action: Action::Show("deadline".into()),
+            }],
+        ];
+        let out = Output {
+            messages: vec![r.clone(), Reply::info("无按钮".into())],
+            note: Some("谢谢反馈！".into()),
+        };
+        assert_eq!(
+            plain_output(&out),
+            "谢谢反馈！\n\n您是想问：\n  [1] 学时要求\n  [2] 截止时间\n\n无按钮"
+        );
+        let c = Choices::of(&out);
+        assert_eq!(c.pick(" 2 "), Some(Input::Button("a:deadline".into())));
+        for typed in ["0", "3", "-1", "abc", "", "99999999999999999999999"] {
+            assert_eq!(c.pick(typed), None, "{typed:?}");
+        }
+        assert_eq!(Choices::of(&Output::default()).pick("1"), None);
+    }
+}
