@@ -503,6 +503,12 @@ fn remind_send(
 fn kb_check(cli: &Cli) -> Result<std::process::ExitCode> {
     let dir = kb_dir(cli);
     let problems = jxjy_bot::check::check_dir(&dir)?;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    for w in jxjy_bot::check::warnings(&dir, today)? {
+        eprintln!("warning: {w}");
+    }
     if problems.is_empty() {
         println!("{}: ok", dir.display());
         return Ok(std::process::ExitCode::SUCCESS);
