@@ -8,6 +8,7 @@
 //! - [`scope`]: the year, region, profession and parts of a question.
 //! - [`dialogue`]: reply texts and buttons shared by every front end.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
+//! - [`newyear`]: `kb new-year`: the next guide year, filled from its text.
 //! - [`provenance`]: every fact value found in the guide's own text.
 //! - [`store`]: sled data directory (hours, subscriptions, sent-record,
 //!   votes, destination status), atomic changes, damage detection.
@@ -42,6 +43,7 @@ pub mod inbox;
 pub mod knowledge;
 pub mod limits;
 pub mod matcher;
+pub mod newyear;
 pub mod provenance;
 pub mod reminders;
 pub mod scope;

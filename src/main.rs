@@ -146,6 +146,17 @@ enum RemindCommand {
 enum KbCommand {
     /// Validate the knowledge directory; non-zero exit on any problem.
     Check,
+    /// Start the next guide year: copy the newest year's directory to
+    /// knowledge/YEAR/ with every year-specific fact marked unfilled
+    /// (`kb check` fails until each is set). With --source, the facts the
+    /// new guide's text states are filled in and printed old → new.
+    NewYear {
+        /// The new guide's year, e.g. 2026.
+        year: u32,
+        /// The new guide's text (copied to knowledge/YEAR/source.txt).
+        #[arg(long)]
+        source: Option<PathBuf>,
+    },
     /// Print every entry with its rendered answer.
     Export {
         /// As one JSON list (the only format for now).
@@ -362,6 +373,19 @@ fn run() -> Result<std::process::ExitCode> {
         Some(Command::Kb {
             command: KbCommand::Export { json: _ },
         }) => kb_export(&cli)?,
+        Some(Command::Kb {
+            command: KbCommand::NewYear { year, source },
+        }) => {
+            let text = match source {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let outcome = jxjy_bot::newyear::new_year(&kb_dir(&cli), *year, text.as_deref())?;
+            print!("{}", jxjy_bot::newyear::report(&outcome, *year));
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ mod delivery;
 mod eval;
 mod fake_api;
 mod kb_check;
+mod newyear;
 mod reminders;
 mod robustness;
 mod store;
