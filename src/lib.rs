@@ -9,6 +9,7 @@
 //! - [`dialogue`]: reply texts and buttons shared by every front end.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
 //! - [`newyear`]: `kb new-year`: the next guide year, filled from its text.
+//! - [`teach`]: `kb suggest` and `kb teach`: learning from what was asked.
 //! - [`provenance`]: every fact value found in the guide's own text.
 //! - [`store`]: sled data directory (hours, subscriptions, sent-record,
 //!   votes, destination status), atomic changes, damage detection.
@@ -49,6 +50,7 @@ pub mod reminders;
 pub mod scope;
 pub mod stats;
 pub mod store;
+pub mod teach;
 pub mod telegram;
 pub mod text;
 pub mod tracker;

@@ -157,6 +157,18 @@ enum KbCommand {
         #[arg(long)]
         source: Option<PathBuf>,
     },
+    /// The questions the bot could not answer, grouped, each with the entry
+    /// it most likely belongs to (teach it with `kb teach`).
+    Suggest,
+    /// Add a question as a phrasing of an entry (newest year's faq.toml,
+    /// comments and layout kept); kept only if `kb check` still passes. A
+    /// running bot picks it up on reload (SIGHUP).
+    Teach {
+        /// The question, as teachers ask it.
+        question: String,
+        /// The entry's id (`jxjy-bot kb export --json` lists them).
+        entry: String,
+    },
     /// Print every entry with its rendered answer.
     Export {
         /// As one JSON list (the only format for now).
@@ -373,6 +385,33 @@ fn run() -> Result<std::process::ExitCode> {
         Some(Command::Kb {
             command: KbCommand::Export { json: _ },
         }) => kb_export(&cli)?,
+        Some(Command::Kb {
+            command: KbCommand::Suggest,
+        }) => {
+            let responder = responder(&cli)?;
+            let (qs, from) = jxjy_bot::teach::questions(&cli.data_dir)?;
+            let groups = jxjy_bot::teach::suggest(responder.matcher(), responder.kb(), &qs);
+            println!("{} question(s) from {from}", qs.len());
+            for g in &groups {
+                let entry = match &g.entry {
+                    Some((id, s)) => format!("→ {id} ({s:.2})"),
+                    None => "→ no entry comes near".to_string(),
+                };
+                println!("{:>5}  {}  {entry}", g.count, g.example);
+            }
+            if let Some((id, _)) = groups.iter().find_map(|g| g.entry.as_ref()) {
+                println!("\nteach one: jxjy-bot kb teach \"<question>\" {id}");
+            }
+        }
+        Some(Command::Kb {
+            command: KbCommand::Teach { question, entry },
+        }) => {
+            let path = jxjy_bot::teach::teach(&kb_dir(&cli), question, entry)?;
+            println!(
+                "taught: \"{question}\" → {entry} ({}); kb check ok. A running bot picks it up on reload (kill -HUP).",
+                path.display()
+            );
+        }
         Some(Command::Kb {
             command: KbCommand::NewYear { year, source },
         }) => {

@@ -11,6 +11,7 @@ mod newyear;
 mod reminders;
 mod robustness;
 mod store;
+mod teach;
 mod telegram;
 mod understanding;
 mod webhooks;
