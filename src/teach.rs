@@ -22,6 +22,10 @@ pub struct Suggestion {
     pub disliked: Option<String>,
 }
 
+/// A question to learn from: its text, and the entry its answer got 👎 on
+/// (None: it got no answer).
+pub type Asked = (String, Option<String>);
+
 /// Group `questions` (text, entry it was answered with when 👎) and
 /// suggest an entry for each group; largest groups first.
 pub fn suggest(
@@ -56,7 +60,7 @@ pub fn suggest(
 /// The questions to learn from: the unanswered ones in the data directory
 /// (or, while `serve` holds it, in its newest daily backup); and where they
 /// came from.
-pub fn questions(data_dir: &Path) -> Result<(Vec<(String, Option<String>)>, String), TeachError> {
+pub fn questions(data_dir: &Path) -> Result<(Vec<Asked>, String), TeachError> {
     use crate::error::StoreError;
     match crate::store::Store::open(data_dir) {
         Ok(store) => {
