@@ -187,6 +187,10 @@ pub fn kb(s: &Settings, command: &KbCommand) -> Result<ExitCode> {
     match command {
         KbCommand::Check => {
             let problems = jxjy_bot::check::check_dir(&s.kb_dir)?;
+            let today = jxjy_bot::season::date_of(s.clock.now());
+            for w in jxjy_bot::check::warnings(&s.kb_dir, today)? {
+                eprintln!("warning: {w}");
+            }
             if problems.is_empty() {
                 println!("{}: ok", s.kb_dir.display());
                 return Ok(ExitCode::SUCCESS);
@@ -196,6 +200,43 @@ pub fn kb(s: &Settings, command: &KbCommand) -> Result<ExitCode> {
             }
             eprintln!("{} problem(s)", problems.len());
             Ok(ExitCode::from(1))
+        }
+        KbCommand::Suggest => {
+            let responder = responder(s)?;
+            let (qs, from) = jxjy_bot::teach::questions(&s.data_dir)?;
+            let groups = jxjy_bot::teach::suggest(responder.matcher(), responder.kb(), &qs);
+            println!("{} question(s) from {from}", qs.len());
+            for g in &groups {
+                let entry = match &g.entry {
+                    Some((id, sc)) => format!("→ {id} ({sc:.2})"),
+                    None => "→ no entry comes near".to_string(),
+                };
+                println!("{:>5}  {}  {entry}", g.count, g.example);
+            }
+            if let Some((id, _)) = groups.iter().find_map(|g| g.entry.as_ref()) {
+                println!("\nteach one: jxjy-bot kb teach \"<question>\" {id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KbCommand::Teach { question, entry } => {
+            let path = jxjy_bot::teach::teach(&s.kb_dir, question, entry)?;
+            println!(
+                "taught: \"{question}\" → {entry} ({}); kb check ok. A running bot picks it up on reload (kill -HUP).",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        KbCommand::NewYear { year, source } => {
+            let text = match source {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let outcome = jxjy_bot::newyear::new_year(&s.kb_dir, *year, text.as_deref())?;
+            print!("{}", jxjy_bot::newyear::report(&outcome, *year));
+            Ok(ExitCode::SUCCESS)
         }
         KbCommand::Export { json: _ } => {
             let kb = kb_only(s)?;

@@ -267,7 +267,7 @@ impl Responder {
                     parts.push(i);
                     parts.extend(self.more_questions(question, reading, &whole));
                 } else if !one.context.is_empty()
-                    && let Some(i) = self.clear_answer(&one.text)
+                    && let Some(i) = self.clear_answer(&one.text, reading.foreign)
                 {
                     parts.push(i);
                 }
@@ -300,7 +300,7 @@ impl Responder {
                     let found = tries
                         .iter()
                         .filter(|t| !t.trim().is_empty())
-                        .find_map(|t| self.clear_answer(t));
+                        .find_map(|t| self.clear_answer(t, reading.foreign));
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {
@@ -427,8 +427,13 @@ impl Responder {
     /// The entry a part of a message asks about, when it clearly leads: a
     /// short part ("要学够多少学时") fits several entries about as well,
     /// and guessing among them is worse than leaving the part out.
-    fn clear_answer(&self, text: &str) -> Option<usize> {
-        let m = self.matcher.find(text);
+    /// `foreign`: words of other topics in the whole message ("江西今年高校
+    /// 职称评审什么时候开始申报 要交哪些材料" is about the review, whichever
+    /// part holds the telling words).
+    fn clear_answer(&self, text: &str, foreign: i32) -> Option<usize> {
+        let mut r = self.matcher.read(text);
+        r.foreign = r.foreign.max(foreign);
+        let m = self.matcher.find_reading(&r);
         let Decision::Answer(i) = m.decision else {
             return None;
         };

@@ -48,6 +48,10 @@ pub struct Lexicon {
     /// the next part of a message that leaves them out ("在哪学").
     #[serde(default)]
     pub subjects: Vec<String>,
+    /// Words a year can qualify ("2025年的专题"); a year before anything
+    /// else is the asker's story ("明年评职称").
+    #[serde(default)]
+    pub year_scoped: Vec<String>,
     /// Words that start a new question inside a message ("想问一下",
     /// "第二个是", "另外").
     #[serde(default)]
@@ -435,6 +439,38 @@ fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbE
         platforms: raw.platforms,
     };
 
+    let facts_file = facts_path.display().to_string();
+    let h = facts.hours;
+    for (name, v) in [
+        ("hours.total", h.total),
+        ("hours.public", h.public),
+        ("hours.professional", h.professional),
+    ] {
+        if !v.is_finite() || v <= 0.0 {
+            problems.push(Problem {
+                file: facts_file.clone(),
+                entry: name.into(),
+                reason: format!("must be a positive number of hours, not {v}"),
+            });
+        }
+    }
+    if h.public + h.professional > h.total {
+        problems.push(Problem {
+            file: facts_file.clone(),
+            entry: "hours".into(),
+            reason: format!(
+                "public ({}) + professional ({}) exceed the total ({})",
+                h.public, h.professional, h.total
+            ),
+        });
+    }
+    if faq.entries.is_empty() {
+        problems.push(Problem {
+            file: faq_file.clone(),
+            entry: "entry".into(),
+            reason: "the FAQ has no entries".into(),
+        });
+    }
     let mut seen = HashSet::new();
     let mut entries = Vec::with_capacity(faq.entries.len());
     for e in faq.entries {

@@ -24,6 +24,9 @@
 //! - [`settings`]: the command line (clap) and the settings resolved from
 //!   it once, one place per default.
 //! - [`check`]: `kb check`, validation of a knowledge directory.
+//! - [`newyear`]: `kb new-year`: the next guide year, filled from its text.
+//! - [`teach`]: `kb suggest` and `kb teach`: learning from what was asked.
+//! - [`provenance`]: every fact value found in the guide's own text.
 //! - [`store`]: sled data directory (hours per guide year, subscriptions,
 //!   sent-record, votes, destination status), atomic changes, damage
 //!   detection.
@@ -67,6 +70,8 @@ pub mod limits;
 pub mod live;
 pub mod matcher;
 pub mod migrate;
+pub mod newyear;
+pub mod provenance;
 pub mod reminders;
 pub mod render;
 pub mod scope;
@@ -74,6 +79,7 @@ pub mod season;
 pub mod settings;
 pub mod stats;
 pub mod store;
+pub mod teach;
 pub mod telegram;
 pub mod terminal;
 pub mod text;

@@ -159,6 +159,8 @@ pub struct Matcher {
     summary: Vec<Option<usize>>,
     /// Region, profession and operator words (see [`crate::scope`]).
     scope: Scope,
+    /// Words a year can qualify (normalised), from the lexicon.
+    year_scoped: Vec<String>,
     /// Words that name what a question is about (公需课, a platform), carried
     /// to the next part of a multi-part question that leaves them out.
     subjects: Vec<String>,
@@ -329,7 +331,15 @@ impl Matcher {
             .iter()
             .map(|e| kb.topics.iter().any(|t| t.entry == e.id))
             .collect();
+        let year_scoped = kb
+            .lexicon
+            .year_scoped
+            .iter()
+            .map(|w| analyzer.normalize(w))
+            .filter(|w| !w.is_empty())
+            .collect();
         Matcher {
+            year_scoped,
             required_words,
             head,
             gap,
@@ -418,9 +428,20 @@ impl Matcher {
     /// The guide years a (prepared, not yet rewritten: 年度 is a synonym)
     /// question is about.
     pub fn years(&self, prepared: &str, current: i32) -> Vec<i32> {
-        crate::scope::years(prepared, current, |rest| {
-            self.starts_with_domain_word(&self.analyzer.normalize_prepared(rest))
-        })
+        crate::scope::years(
+            prepared,
+            current,
+            |rest| {
+                let rest = self.analyzer.normalize_prepared(rest);
+                self.year_scoped
+                    .iter()
+                    .any(|w| rest.starts_with(w.as_str()))
+            },
+            |phrase| {
+                let phrase = self.analyzer.normalize_prepared(phrase);
+                self.year_scoped.iter().any(|w| phrase.contains(w.as_str()))
+            },
+        )
     }
 
     /// The subject words of a question (normalised), joined by spaces.

@@ -36,6 +36,9 @@ const RELATIVE_YEARS: [(&str, i32); 10] = [
     ("前年", -2),
 ];
 
+/// How far past a written year its phrase may name what the year qualifies.
+const YEAR_PHRASE_CHARS: usize = 12;
+
 /// Chinese numerals as voice input writes years (二零二五年).
 fn chinese_digit(c: char) -> Option<u8> {
     Some(match c {
@@ -188,7 +191,12 @@ impl Scope {
 /// when what follows is a word of the knowledge base (`is_domain_start`)
 /// or the end of the question. "我2020年评了副高" mentions a year but is
 /// not about it.
-pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -> Vec<i32> {
+pub fn years(
+    text: &str,
+    current: i32,
+    is_domain_start: impl Fn(&str) -> bool,
+    mentions_domain: impl Fn(&str) -> bool,
+) -> Vec<i32> {
     // Every way of naming a year holds 年, a digit or "year".
     if !text.contains('年') && !text.bytes().any(|b| b.is_ascii_digit()) && !text.contains("year")
     {
@@ -204,6 +212,17 @@ pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -
             rest = rest.strip_prefix(skip).unwrap_or(rest).trim_start();
         }
         rest.is_empty() || is_domain_start(rest)
+    };
+    // A year written out qualifies what its phrase names, a few words on
+    // ("2025年江西人社厅发的继续教育通知"), up to the next pause.
+    let near = |rest: &str| {
+        let phrase: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .take(YEAR_PHRASE_CHARS)
+            .collect();
+        about(rest) || mentions_domain(&phrase)
     };
     let mut found = Vec::new();
     let push = |y: i32, found: &mut Vec<i32>| {
@@ -223,7 +242,7 @@ pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -
             let rest = &normalized[i..];
             let with_nian = rest.trim_start().strip_prefix('年');
             let year = match (digits.len(), with_nian) {
-                (4, Some(after)) => digits.parse::<i32>().ok().filter(|_| about(after)),
+                (4, Some(after)) => digits.parse::<i32>().ok().filter(|_| near(after)),
                 // "2025 专题", "topics 2025": a bare year-like number.
                 (4, None) => digits
                     .parse::<i32>()
@@ -234,7 +253,7 @@ pub fn years(text: &str, current: i32, is_domain_start: impl Fn(&str) -> bool) -
                     .parse::<i32>()
                     .ok()
                     .map(|y| 2000 + y)
-                    .filter(|_| about(after)),
+                    .filter(|_| near(after)),
                 _ => None,
             };
             if let Some(y) = year.filter(|y| (2000..=2099).contains(y)) {
@@ -445,33 +464,41 @@ fn is_question(part: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn domain(s: &str) -> bool {
-        ["继续教育", "公需课", "专题", "学时", "专业课"]
-            .iter()
-            .any(|w| s.starts_with(w))
+    const SCOPED: [&str; 5] = ["继续教育", "公需课", "专题", "学时", "专业课"];
+
+    fn years(text: &str, current: i32) -> Vec<i32> {
+        super::years(
+            text,
+            current,
+            |s| SCOPED.iter().any(|w| s.starts_with(w)),
+            |s| SCOPED.iter().any(|w| s.contains(w)),
+        )
     }
 
     #[test]
     fn years_named_as_the_subject_count_context_years_do_not() {
-        assert_eq!(years("2025年的公需课专题", 2026, domain), vec![2025]);
-        assert_eq!(years("2023年度公需课", 2026, domain), vec![2023]);
-        assert_eq!(years("24年公需课那三个专题", 2026, domain), vec![2024]);
-        assert_eq!(years("我2020年评了副高", 2026, domain), Vec::<i32>::new());
-        assert_eq!(years("今年的专题", 2026, domain), vec![2026]);
+        assert_eq!(years("2025年的公需课专题", 2026), vec![2025]);
+        assert_eq!(years("2023年度公需课", 2026), vec![2023]);
+        assert_eq!(years("24年公需课那三个专题", 2026), vec![2024]);
+        assert_eq!(years("我2020年评了副高", 2026), Vec::<i32>::new());
+        assert_eq!(years("今年的专题", 2026), vec![2026]);
+        assert_eq!(years("去年评了副高今年还要学", 2026), Vec::<i32>::new());
+        assert_eq!(years("what are the 2025 专题", 2026), vec![2025]);
+        assert_eq!(years("0791 12333 转1", 2026), Vec::<i32>::new());
+        assert_eq!(years("2024年12月31日前", 2026), Vec::<i32>::new());
+        assert_eq!(years("继续教育 2025", 2026), vec![2025]);
+        assert_eq!(years("二零二五年的继续教育", 2026), vec![2025]);
+        assert_eq!(years("2023年那年的继续教育", 2026), vec![2023]);
+        assert_eq!(years("2025年江西人社厅发的继续教育通知", 2026), vec![2025]);
         assert_eq!(
-            years("去年评了副高今年还要学", 2026, domain),
+            years("我2020年评了副高 今年还要学继续教育吗", 2026),
             Vec::<i32>::new()
         );
-        assert_eq!(years("what are the 2025 专题", 2026, domain), vec![2025]);
-        assert_eq!(years("0791 12333 转1", 2026, domain), Vec::<i32>::new());
-        assert_eq!(years("2024年12月31日前", 2026, domain), Vec::<i32>::new());
-        assert_eq!(years("继续教育 2025", 2026, domain), vec![2025]);
-        assert_eq!(years("二零二五年的继续教育", 2026, domain), vec![2025]);
-        assert_eq!(years("2023年那年的继续教育", 2026, domain), vec![2023]);
         assert_eq!(
-            years("想问一下一年要学多少学时", 2026, domain),
+            years("明年评副教授继续教育要是没修够", 2026),
             Vec::<i32>::new()
         );
+        assert_eq!(years("想问一下一年要学多少学时", 2026), Vec::<i32>::new());
     }
 
     fn split(text: &str) -> Vec<(String, String)> {

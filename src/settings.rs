@@ -159,6 +159,29 @@ pub enum RemindCommand {
 pub enum KbCommand {
     /// Validate the knowledge directory; non-zero exit on any problem.
     Check,
+    /// Start the next guide year: copy the newest year's directory to
+    /// knowledge/YEAR/ with every year-specific fact marked unfilled
+    /// (`kb check` fails until each is set). With --source, the facts the
+    /// new guide's text states are filled in and printed old → new.
+    NewYear {
+        /// The new guide's year, e.g. 2026.
+        year: u32,
+        /// The new guide's text (copied to knowledge/YEAR/source.txt).
+        #[arg(long)]
+        source: Option<PathBuf>,
+    },
+    /// The questions the bot could not answer, grouped, each with the entry
+    /// it most likely belongs to (teach it with `kb teach`).
+    Suggest,
+    /// Add a question as a phrasing of an entry (newest year's faq.toml,
+    /// comments and layout kept); kept only if `kb check` still passes. A
+    /// running bot picks it up on reload (SIGHUP).
+    Teach {
+        /// The question, as teachers ask it.
+        question: String,
+        /// The entry's id (`jxjy-bot kb export --json` lists them).
+        entry: String,
+    },
     /// Print every entry with its rendered answer.
     Export {
         /// As one JSON list (the only format for now).

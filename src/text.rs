@@ -380,7 +380,11 @@ impl Homophones {
                         let original: String = chars[i..i + len].iter().collect();
                         // 不上 is no slip for 补上: grammar stays.
                         let grammar = original.chars().any(|c| FUNCTION_CHARS.contains(c));
-                        if original == *word || grammar || self.known.contains(&original) {
+                        // A slip keeps some of the word (公虚课, 资询); 重置 is
+                        // no 中职 though it sounds the same.
+                        let shares = original.chars().zip(word.chars()).any(|(a, b)| a == b);
+                        if original == *word || grammar || !shares || self.known.contains(&original)
+                        {
                             out.push_str(&original);
                         } else {
                             out.push_str(word);

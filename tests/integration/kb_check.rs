@@ -30,11 +30,9 @@ fn broken_copy(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
         std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
     }
     std::fs::create_dir(dir.path().join("2024")).expect("mkdir");
-    std::fs::copy(
-        src.join("2024/facts.toml"),
-        dir.path().join("2024/facts.toml"),
-    )
-    .expect("copy");
+    for f in ["facts.toml", "source.txt"] {
+        std::fs::copy(src.join("2024").join(f), dir.path().join("2024").join(f)).expect("copy");
+    }
     let faq = std::fs::read_to_string(src.join("2024/faq.toml")).expect("read");
     std::fs::write(dir.path().join("2024/faq.toml"), edit(&faq)).expect("write");
     dir
@@ -157,11 +155,9 @@ fn newest_year_directory_is_used() {
         facts.replace("year = 2024", "year = 2025"),
     )
     .expect("write");
-    std::fs::copy(
-        d.path().join("2024/faq.toml"),
-        d.path().join("2025/faq.toml"),
-    )
-    .expect("copy");
+    for f in ["faq.toml", "source.txt"] {
+        std::fs::copy(d.path().join("2024").join(f), d.path().join("2025").join(f)).expect("copy");
+    }
     let kb = jxjy_bot::knowledge::Kb::load(d.path()).expect("loads");
     assert_eq!(kb.facts.year, 2025);
 }
@@ -171,4 +167,94 @@ fn id_unfit_for_callback_data_is_reported() {
     let d = broken_copy(|f| f.replace("id = \"late\"", "id = \"逾期 怎么办\""));
     let r = reasons(d.path());
     assert!(r.iter().any(|p| p.contains("callback data")), "{r:#?}");
+}
+
+/// A copy of the shipped knowledge base with facts.toml changed by `edit`.
+fn facts_edited(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let d = broken_copy(|f| f.to_string());
+    let path = d.path().join("2024/facts.toml");
+    let facts = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, edit(&facts)).expect("write");
+    d
+}
+
+#[test]
+fn impossible_hours_are_reported() {
+    for (edit, needle) in [
+        (("total = 90", "total = -90"), "hours.total"),
+        (("public = 30", "public = 0"), "hours.public"),
+        (
+            ("professional = 60", "professional = nan"),
+            "hours.professional",
+        ),
+        (("total = 90", "total = 80"), "exceed the total"),
+    ] {
+        let d = facts_edited(|f| f.replace(edit.0, edit.1));
+        let r = reasons(d.path());
+        assert!(r.iter().any(|p| p.contains(needle)), "{edit:?}: {r:#?}");
+    }
+}
+
+#[test]
+fn an_empty_faq_and_a_topic_without_its_entry_are_reported() {
+    let d = broken_copy(|f| {
+        let topics_end = f.find("[[entry]]").unwrap_or(f.len());
+        f[..topics_end].to_string()
+    });
+    let r = reasons(d.path());
+    assert!(
+        r.iter().any(|p| p.contains("the FAQ has no entries")),
+        "{r:#?}"
+    );
+    assert!(r.iter().any(|p| p.contains("topic 学时要求")), "{r:#?}");
+}
+
+#[test]
+fn a_fact_the_guide_does_not_say_is_named() {
+    // A phone number mistyped, a deadline moved: neither is in source.txt.
+    let d = facts_edited(|f| {
+        f.replace("phone = \"4008039966\"", "phone = \"4008039967\"")
+            .replace("date = 2024-12-31", "date = 2024-12-30")
+    });
+    let r = reasons(d.path());
+    assert!(
+        r.iter()
+            .any(|p| p.contains("[platforms.1.phone]") && p.contains("4008039967")),
+        "{r:#?}"
+    );
+    assert!(
+        r.iter()
+            .any(|p| p.contains("[deadline.date]") && p.contains("2024年12月30日")),
+        "{r:#?}"
+    );
+    // Without the guide's text nothing can be checked: that is a problem too.
+    let d = broken_copy(|f| f.to_string());
+    std::fs::remove_file(d.path().join("2024/source.txt")).expect("rm");
+    let r = reasons(d.path());
+    assert!(
+        r.iter()
+            .any(|p| p.contains("source.txt") && p.contains("missing")),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn a_passed_deadline_warns_without_failing() {
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+    let w = jxjy_bot::check::warnings(&shipped_kb_dir(), day("2026-11-29")).expect("warnings");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].reason.contains("2024年12月31日"), "{w:?}");
+    assert!(
+        jxjy_bot::check::warnings(&shipped_kb_dir(), day("2024-06-01"))
+            .expect("warnings")
+            .is_empty()
+    );
+    // The binary prints it and still exits 0 (today is past the 2024 deadline).
+    let out = Command::new(bin())
+        .args(["kb", "check", "--kb"])
+        .arg(shipped_kb_dir())
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning:"));
 }
