@@ -184,7 +184,8 @@ impl Conversation {
 
     /// The first lines of a text-only chat (the terminal).
     pub fn intro(&self) -> String {
-        texts::terminal_intro(self.kb.get().kb().facts.year)
+        let r = self.kb.get();
+        texts::terminal_intro(&Season::of(r.kb(), self.clock.now()))
     }
 
     /// Reply to one message.

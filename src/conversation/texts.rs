@@ -53,9 +53,15 @@ pub fn private_only(cmd: &str, link: Option<&str>) -> String {
     }
 }
 
-/// The first lines of the terminal chat.
-pub fn terminal_intro(year: i32) -> String {
+/// The first lines of the terminal chat: the guide it answers from, and
+/// the season when that guide is not this season's.
+pub fn terminal_intro(season: &crate::season::Season) -> String {
+    let missing = match season.guide {
+        Some(_) => String::new(),
+        None => format!("；{}年度指南尚未收录", season.year),
+    };
     format!(
-        "继续教育小助手（{year}年度指南）。输入问题，输入数字选择按钮，/menu 看主题；\n/log 公需 10 记录学时，/hours 查看，/undo 撤销，/help 全部命令，/quit 退出。"
+        "继续教育小助手（{}年度指南{missing}）。输入问题，输入数字选择按钮，/menu 看主题；\n/log 公需 10 记录学时，/hours 查看，/undo 撤销，/help 全部命令，/quit 退出。",
+        season.newest.year
     )
 }

@@ -321,6 +321,13 @@ fn without_this_seasons_guide_the_bot_says_so_plainly() {
         );
         let start = core.say(&t, "/start");
         assert!(start.contains("2026年度指南尚未收录"), "{start}");
+        let mut out = Vec::new();
+        jxjy_bot::terminal::run(&core, "/quit\n".as_bytes(), &mut out).unwrap();
+        let intro = String::from_utf8(out).unwrap();
+        assert!(
+            intro.contains(&format!("（{newest}年度指南；2026年度指南尚未收录）")),
+            "{intro}"
+        );
     }
 }
 
