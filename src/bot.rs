@@ -1,8 +1,8 @@
 //! The Telegram front end: turns updates into messages for the
 //! conversation core ([`crate::conversation`]) and its replies into
 //! Telegram messages (buttons as an inline keyboard, long text split,
-//! groups quoted); the durable update loop, the reminder loop, the daily
-//! backup and the season's note in the log.
+//! groups quoted) and the durable update loop: Telegram's [`Front`] in
+//! [`crate::service`], which runs the reminders and the daily chores.
 //!
 //! What the bot says, and which commands exist, is the core's; this module
 //! only decides what in a group is addressed to the bot (commands,
@@ -19,13 +19,14 @@
 //! started; the ones in progress finish (a few seconds) and the rest stay
 //! in the inbox for the next start.
 
-use crate::clock::{Stop, TokioSleeper};
-use crate::conversation::{self, Conversation, GroupAdmin, Incoming, Input, Output};
-use crate::delivery::{self, Outbox, SendError};
+use crate::clock::Stop;
+use crate::conversation::{self, GroupAdmin, Incoming, Input, Output};
+use crate::delivery::{Outbox, SendError};
 use crate::dialogue::Reply;
 use crate::identity::Identity;
 use crate::inbox::{Inbox, Item};
-use crate::store::{ChatKind, Store};
+use crate::service::Front;
+use crate::store::ChatKind;
 use crate::telegram::{Retry, Telegram};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -64,16 +65,7 @@ pub struct Op(pub String);
 #[error("stopping before the answer was sent")]
 pub struct Stopping;
 
-/// What every handler needs.
-pub struct App {
-    /// The conversation core (knowledge, store, schedule, clock, admins).
-    pub core: Conversation,
-    /// The same store as the core's: Telegram's own records (blocked and
-    /// migrated chats) and the inbox.
-    pub store: Store,
-    /// Group robots that get the group reminders too (jxjy.toml).
-    pub webhooks: Vec<crate::webhook::Target>,
-}
+pub use crate::service::App;
 
 /// The command list Telegram shows (`setMyCommands`), from the core's.
 pub fn bot_commands() -> Vec<BotCommand> {
@@ -380,126 +372,46 @@ impl Default for Options {
     }
 }
 
-/// Send due reminders (chats and robots) every `every` until stopped.
-pub async fn reminder_loop(app: Arc<App>, tg: Tg, every: Duration, stop: Stop) {
-    let robots = if app.webhooks.is_empty() {
-        None
-    } else {
-        match crate::webhook::WebhookClient::new(app.core.clock().clone(), Arc::new(TokioSleeper)) {
-            Ok(c) => Some(crate::webhook::Robots {
-                client: Arc::new(c),
-                targets: app.webhooks.clone(),
-            }),
-            Err(e) => {
-                tracing::error!(error = %e.without_url(), "cannot build the robots' HTTP client; robots get no reminders");
-                None
-            }
-        }
-    };
-    let outbox = Outbox {
-        telegram: Some(tg),
-        robots,
-    };
-    let opts = delivery::Options {
-        batch: delivery::DEFAULT_BATCH,
-        stop: stop.clone(),
-    };
-    loop {
-        let r = app.core.responder();
-        let now = app.core.clock().now();
-        match delivery::deliver_season(&app.store, r.kb(), app.core.schedule(), now, &outbox, &opts)
-            .await
-        {
-            // No guide's deadline is ahead: the season's note says so daily.
-            Ok(None) => {}
-            Ok(Some(r)) if r.fatal.is_some() => tracing::error!(?r, "reminders stopped"),
-            Ok(Some(r)) if !r.is_quiet() => tracing::info!(?r, "reminders delivered"),
-            Ok(Some(_)) => {}
-            Err(e) => tracing::error!(error = %e, "reminder delivery failed"),
-        }
-        if stop.sleep(every).await {
-            return;
-        }
-    }
-}
-
-/// The daily backup, the inbox's clean-up, and, when this season's guide
-/// is not loaded, a note in the log at start and once a day.
-async fn housekeeping(app: Arc<App>, inbox: Arc<Inbox>, stop: Stop) {
-    let daily = crate::season::Daily::default();
-    loop {
-        let (store, now) = (app.store.clone(), app.core.clock().now());
-        if daily.due(now) {
-            season_note(&app.core, now);
-        }
-        match tokio::task::spawn_blocking(move || crate::backup::daily(&store, now)).await {
-            Ok(Ok(Some(file))) => tracing::info!(file = %file.display(), "daily backup written"),
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "daily backup failed"),
-            Err(e) => tracing::error!(error = %e, "daily backup failed"),
-        }
-        if let Err(e) = inbox.prune(chrono::Duration::hours(48)) {
-            tracing::warn!(error = %e, "cannot prune the inbox");
-        }
-        if stop.sleep(Duration::from_secs(3600)).await {
-            return;
-        }
-    }
-}
-
-/// Log what this season lacks, if anything; returns the note logged.
-pub fn season_note(core: &Conversation, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
-    let r = core.responder();
-    let note = crate::season::Season::of(r.kb(), now).log_note()?;
-    tracing::warn!("{note}");
-    Some(note)
-}
-
-/// Run the bot until `shutdown` resolves: wait for Telegram, register
-/// commands, handle updates through the inbox, send reminders, back up
-/// daily; then finish the updates in progress and flush the store.
+/// Run the bot alone (Telegram, its reminders and the daily chores)
+/// until `shutdown` resolves: [`crate::service::run`] with one channel.
 pub async fn run(
     tg: Tg,
     app: Arc<App>,
     opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (handle, stop) = Stop::new();
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing the updates in progress");
-        handle.stop();
-    });
-    let Some(me) = tg.wait_for_me(&stop).await? else {
-        app.store.sync()?;
-        tracing::info!("stopped");
-        return Ok(());
+    let outbox = Outbox {
+        telegram: Some(tg.clone()),
+        robots: crate::service::robots(&app),
     };
-    if let Err(e) = tg.set_my_commands(&bot_commands()).await {
-        tracing::warn!(error = %e, "could not register the command list");
+    let service = crate::service::Options {
+        reminders: opts.reminders,
+        reminder_every: opts.reminder_every,
+        daily_backup: opts.daily_backup,
+    };
+    let fronts = vec![front(tg, app.clone(), opts)];
+    crate::service::run(app, outbox, fronts, service, shutdown).await
+}
+
+/// Telegram as a channel of the service: wait for Telegram, register the
+/// commands, handle updates through the inbox until stopped.
+pub fn front(tg: Tg, app: Arc<App>, opts: Options) -> Front {
+    Front {
+        name: "telegram",
+        inbox: Some(CHANNEL),
+        start: Box::new(move |stop| {
+            Box::pin(async move {
+                let Some(me) = tg.wait_for_me(&stop).await? else {
+                    return Ok(());
+                };
+                if let Err(e) = tg.set_my_commands(&bot_commands()).await {
+                    tracing::warn!(error = %e, "could not register the command list");
+                }
+                let inbox = Arc::new(Inbox::open(&app.store, CHANNEL)?);
+                updates(tg, app, me, inbox, &opts, stop).await
+            })
+        }),
     }
-    let inbox = Arc::new(Inbox::open(&app.store, CHANNEL)?);
-    let reminders = opts.reminders.then(|| {
-        tokio::spawn(reminder_loop(
-            app.clone(),
-            tg.clone(),
-            opts.reminder_every,
-            stop.clone(),
-        ))
-    });
-    let chores = opts
-        .daily_backup
-        .then(|| tokio::spawn(housekeeping(app.clone(), inbox.clone(), stop.clone())));
-    let result = updates(tg, app.clone(), me, inbox, &opts, stop).await;
-    if let Some(r) = reminders {
-        let _ = r.await;
-    }
-    if let Some(c) = chores {
-        let _ = c.await;
-    }
-    app.store.sync()?;
-    tracing::info!("stopped");
-    result
 }
 
 /// Fetch into the inbox while it has room, hand pending updates to the
@@ -711,25 +623,4 @@ async fn handle(
     }
 }
 
-/// SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+pub use crate::service::{season_note, shutdown_signal};

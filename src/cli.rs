@@ -53,12 +53,23 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// `serve`: Telegram, its reminders, the daily backup, reload on SIGHUP.
+/// `serve`: every configured channel (Telegram when TELOXIDE_TOKEN is
+/// set), the reminders, the daily backup, reload on SIGHUP.
 pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     init_logging();
     // Check the token before loading anything, for a clear message.
-    let tg = s.telegram_client(!no_throttle)?;
+    let tg = match s.telegram_client(!no_throttle) {
+        Ok(t) => Some(Arc::new(t)),
+        Err(jxjy_bot::telegram::SetupError::NoToken) => None,
+        Err(e) => return Err(e.into()),
+    };
     let config = s.config()?;
+    if tg.is_none() && config.webhooks.is_empty() {
+        anyhow::bail!(
+            "nothing to serve: set TELOXIDE_TOKEN for Telegram, or configure a channel or \
+             group robots in jxjy.toml (--config); `jxjy-bot chat` opens the bot in the terminal"
+        );
+    }
     let store = Store::open(&s.data_dir)?;
     let live = live(s, config.contacts)?;
     let core = Conversation::new(
@@ -68,23 +79,40 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         s.clock.clone(),
         s.admins.clone(),
     );
-    let app = Arc::new(jxjy_bot::bot::App {
+    let app = Arc::new(jxjy_bot::service::App {
         core,
         store,
         webhooks: config.webhooks,
     });
+    let outbox = Outbox {
+        telegram: tg.clone(),
+        robots: jxjy_bot::service::robots(&app),
+    };
+    let mut fronts = Vec::new();
+    if let Some(tg) = tg {
+        fronts.push(jxjy_bot::bot::front(tg, app.clone(), Default::default()));
+    }
+    let names: Vec<&str> = fronts.iter().map(|f| f.name).collect();
     runtime()?.block_on(async move {
         tracing::info!(
             years = ?live.get().kb().years(),
+            channels = ?names,
             robots = app.webhooks.len(),
-            "jxjy-bot serving Telegram"
+            "jxjy-bot serving"
         );
         tokio::spawn(jxjy_bot::live::reload_on_sighup(live, Stop::never()));
-        let opts = jxjy_bot::bot::Options {
+        let opts = jxjy_bot::service::Options {
             reminder_every: std::time::Duration::from_secs(remind_every.max(1)),
             ..Default::default()
         };
-        jxjy_bot::bot::run(Arc::new(tg), app, opts, jxjy_bot::bot::shutdown_signal()).await
+        jxjy_bot::service::run(
+            app,
+            outbox,
+            fronts,
+            opts,
+            jxjy_bot::service::shutdown_signal(),
+        )
+        .await
     })
 }
 
@@ -404,7 +432,7 @@ fn remind_send(
     let rep = runtime()?.block_on(async {
         let (handle, stop) = Stop::new();
         tokio::spawn(async move {
-            jxjy_bot::bot::shutdown_signal().await;
+            jxjy_bot::service::shutdown_signal().await;
             handle.stop();
         });
         let opts = delivery::Options { batch, stop };

@@ -45,9 +45,11 @@
 //!   in-flight / sent protocol.
 //! - [`config`]: the school's settings in `jxjy.toml` (its contacts).
 //! - [`telegram`]: the Bot API client: classified calls, retries, limits.
+//! - [`service`]: `serve`: the configured channels, each a [`service::Front`],
+//!   and what they share: the reminder loop, daily backup, inbox clean-up,
+//!   the season's note.
 //! - [`bot`]: the Telegram front end: updates to the core and its replies
-//!   back (inline keyboards), the update loop over the inbox, reminder
-//!   loop, daily backup and season note.
+//!   back (inline keyboards), the update loop over the inbox.
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
 //! - [`error`]: typed errors of the library.
 //!
@@ -76,6 +78,7 @@ pub mod reminders;
 pub mod render;
 pub mod scope;
 pub mod season;
+pub mod service;
 pub mod settings;
 pub mod stats;
 pub mod store;

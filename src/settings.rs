@@ -73,9 +73,10 @@ pub enum Command {
     },
     /// Chat with the bot in the terminal (works with piped stdin too).
     Chat,
-    /// Run the Telegram bot (long polling) and its reminders.
+    /// Run the bot on every configured channel, and its reminders.
     ///
-    /// Needs TELOXIDE_TOKEN. Honours TELOXIDE_API_URL, TELOXIDE_PROXY
+    /// Telegram when TELOXIDE_TOKEN is set; the group robots of --config
+    /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
     Serve {

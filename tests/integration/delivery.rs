@@ -435,6 +435,44 @@ async fn a_robot_request_in_flight_at_kill_9_is_sent_once_more() {
     assert_eq!(requests(&server).await, 2, "one copy more, then nothing");
 }
 
+/// A school with group robots and no Telegram: `serve` runs without a
+/// token and sends the group reminder to the robot, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_telegram_reminds_the_robots() {
+    let server = robot(
+        ResponseTemplate::new(200).set_body_raw(OK, "application/json"),
+        1,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = robot_config(dir.path(), &server);
+    let mut cmd = std::process::Command::new(crate::bin());
+    cmd.args(["serve", "--remind-every", "1", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("TELOXIDE_TOKEN")
+        .env("JXJY_NOW", "2024-12-24T09:00:00+08:00");
+    let mut child = Logged::spawn(cmd);
+    for _ in 0..1500 {
+        if requests(&server).await >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A few more reminder rounds: the slot is not sent again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    child.signal("-TERM");
+    let exit = child.wait_exit(30).await;
+    let log = child.log();
+    assert!(exit.success(), "{exit:?}\n{log}");
+    assert_eq!(requests(&server).await, 1, "{log}");
+    assert!(
+        log.contains("channels=[]") && log.contains("stopped"),
+        "{log}"
+    );
+}
+
 fn subscribers(data: &std::path::Path, private_chats: i64, groups: i64) {
     let s = Store::open(data).unwrap();
     let mut subs: Vec<Subscription> = (1..=private_chats).map(private).collect();

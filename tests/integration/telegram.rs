@@ -634,7 +634,9 @@ async fn serve_binary_answers_and_stops_gracefully_without_logging_the_token() {
     let log = child.log();
     assert!(exit.success(), "{exit:?}\n{log}");
     assert!(
-        log.contains("serving Telegram") && log.contains("stopped"),
+        log.contains("jxjy-bot serving")
+            && log.contains("[\"telegram\"]")
+            && log.contains("stopped"),
         "{log}"
     );
     let secret = TOKEN.split(':').nth(1).unwrap();
@@ -643,15 +645,23 @@ async fn serve_binary_answers_and_stops_gracefully_without_logging_the_token() {
     assert!(Store::open(dir.path()).is_ok());
 }
 
+/// No token and no other channel or robot: nothing to serve, said plainly.
 #[test]
-fn serve_without_token_says_so() {
+fn serve_with_nothing_configured_says_so() {
+    let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(crate::bin())
         .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
         .env_remove("TELOXIDE_TOKEN")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TELOXIDE_TOKEN is not set"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing to serve") && err.contains("TELOXIDE_TOKEN"),
+        "{err}"
+    );
 }
 
 #[test]
