@@ -239,7 +239,11 @@ pub fn kb(s: &Settings, command: &KbCommand) -> Result<ExitCode> {
                     Some((id, sc)) => format!("→ {id} ({sc:.2})"),
                     None => "→ no entry comes near".to_string(),
                 };
-                println!("{:>5}  {}  {entry}", g.count, g.example);
+                let why = match &g.disliked {
+                    Some(id) => format!("  (👎 on {id})"),
+                    None => String::new(),
+                };
+                println!("{:>5}  {}  {entry}{why}", g.count, g.example);
             }
             if let Some((id, _)) = groups.iter().find_map(|g| g.entry.as_ref()) {
                 println!("\nteach one: jxjy-bot kb teach \"<question>\" {id}");

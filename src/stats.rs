@@ -39,7 +39,13 @@ pub fn report(store: &Store, analyzer: &Analyzer) -> Result<String, StoreError> 
     for (entry, n) in asked.iter().take(10) {
         s.push_str(&format!("  {n:>5}  {entry}\n"));
     }
-    let texts: Vec<String> = store.unanswered()?.into_iter().map(|u| u.text).collect();
+    // 👎 questions were answered: `kb suggest` lists them, not this.
+    let texts: Vec<String> = store
+        .unanswered()?
+        .into_iter()
+        .filter(|u| u.disliked.is_none())
+        .map(|u| u.text)
+        .collect();
     s.push_str(&format!(
         "未能回答的问题（{}条，按相似度分组）：\n",
         texts.len()

@@ -102,12 +102,26 @@ pub struct DestStatus {
     pub fingerprint: Option<String>,
 }
 
-/// A question the bot could not answer (no names, no ids).
+/// A question the bot could not answer, or whose answer got 👎 (no
+/// names, no ids).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unanswered {
     pub text: String,
     pub at: chrono::DateTime<chrono::Utc>,
     pub chat: ChatKind,
+    /// The entry whose answer got 👎 for this question; None: no answer.
+    /// (Absent in records written before it existed.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disliked: Option<String>,
+}
+
+/// The question last answered (or offered choices) in a chat, so a 👎 on
+/// its answer can name the question: one per chat, overwritten.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LastQuestion {
+    /// The entry answered; None while only choices were offered.
+    entry: Option<String>,
+    text: String,
 }
 
 /// A teacher's logged hours, per guide year (the season each was logged in).
@@ -160,6 +174,9 @@ pub struct Store {
     pub(crate) applied: sled::Tree,
     pub(crate) inbox: sled::Tree,
     pub(crate) inbox_queue: sled::Tree,
+    /// Chat -> the question last answered there ([`LastQuestion`]); not
+    /// backed up: it only links a later 👎 to its question.
+    last_question: sled::Tree,
     marker_lock: Arc<Mutex<()>>,
 }
 
@@ -296,6 +313,7 @@ impl Store {
             applied: db.open_tree("applied")?,
             inbox: db.open_tree("inbox")?,
             inbox_queue: db.open_tree("inbox_queue")?,
+            last_question: db.open_tree("last_question")?,
             db,
             marker_lock: Arc::new(Mutex::new(())),
         })
@@ -868,6 +886,47 @@ impl Store {
         decode_all(&self.unanswered)
     }
 
+    /// Remember the question just answered in `chat` with `entry` (None:
+    /// choices were offered), for a 👎 that may follow.
+    pub fn remember_question(
+        &self,
+        chat: &Identity,
+        entry: Option<&str>,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let rec = LastQuestion {
+            entry: entry.map(str::to_string),
+            text: text.chars().take(500).collect(),
+        };
+        self.last_question.insert(chat.key(), encode(&rec))?;
+        Ok(())
+    }
+
+    /// A choice was picked in `chat`: the question it was offered for is
+    /// now answered with `entry`.
+    pub fn question_answered_with(&self, chat: &Identity, entry: &str) -> Result<(), StoreError> {
+        let key = chat.key();
+        if let Some(v) = self.last_question.get(&key)? {
+            let mut rec: LastQuestion = decode(&key, &v)?;
+            if rec.entry.is_none() {
+                rec.entry = Some(entry.to_string());
+                self.last_question.insert(key, encode(&rec))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The question last answered in `chat` with `entry`, if that is
+    /// still the last one answered there.
+    pub fn question_for(&self, chat: &Identity, entry: &str) -> Result<Option<String>, StoreError> {
+        let key = chat.key();
+        let Some(v) = self.last_question.get(&key)? else {
+            return Ok(None);
+        };
+        let rec: LastQuestion = decode(&key, &v)?;
+        Ok((rec.entry.as_deref() == Some(entry)).then_some(rec.text))
+    }
+
     /// Count one answered question for an entry.
     pub fn record_asked(&self, entry: &str) -> Result<(), StoreError> {
         self.asked.update_and_fetch(entry.as_bytes(), add_one)?;
@@ -886,7 +945,7 @@ impl Store {
     }
 
     /// Everything stored about a user: hours, their private subscription,
-    /// their votes, in one transaction.
+    /// their votes (in one transaction), and their last question.
     pub fn forget_user(&self, user: &Identity) -> Result<(), StoreError> {
         let key = user.key();
         let votes: Vec<sled::IVec> = self
@@ -905,6 +964,8 @@ impl Store {
                 Ok(())
             })
             .map_err(tx_error)?;
+        // Their private chat's last question (a private chat is the user).
+        self.last_question.remove(key.as_slice())?;
         self.sync()
     }
 

@@ -57,7 +57,8 @@ pub fn suggest(
         .collect()
 }
 
-/// The questions to learn from: the unanswered ones in the data directory
+/// The questions to learn from: the unanswered ones and those whose answer
+/// got 👎 in the data directory
 /// (or, while `serve` holds it, in its newest daily backup); and where they
 /// came from.
 pub fn questions(data_dir: &Path) -> Result<(Vec<Asked>, String), TeachError> {
@@ -68,7 +69,7 @@ pub fn questions(data_dir: &Path) -> Result<(Vec<Asked>, String), TeachError> {
                 .unanswered()
                 .map_err(|e| file_err(data_dir, e))?
                 .into_iter()
-                .map(|u| (u.text, None))
+                .map(|u| (u.text, u.disliked))
                 .collect();
             Ok((qs, data_dir.display().to_string()))
         }
@@ -83,7 +84,7 @@ pub fn questions(data_dir: &Path) -> Result<(Vec<Asked>, String), TeachError> {
             let qs = lines
                 .into_iter()
                 .filter_map(|l| match l {
-                    crate::backup::Line::Unanswered(u) => Some((u.text, None)),
+                    crate::backup::Line::Unanswered(u) => Some((u.text, u.disliked)),
                     _ => None,
                 })
                 .collect();

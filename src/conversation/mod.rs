@@ -220,11 +220,16 @@ impl Conversation {
         let reply = r.ask(question);
         if let Some(store) = &self.store {
             match (&reply.kind, &reply.matched) {
-                (ReplyKind::Answer, Some(id)) => store.record_asked(id)?,
+                (ReplyKind::Answer, Some(id)) => {
+                    store.record_asked(id)?;
+                    store.remember_question(&msg.chat, Some(id), question)?;
+                }
+                (ReplyKind::Candidates, _) => store.remember_question(&msg.chat, None, question)?,
                 (ReplyKind::Decline, _) => store.record_unanswered(&Unanswered {
                     text: question.chars().take(500).collect(),
                     at: self.clock.now(),
                     chat: msg.kind,
+                    disliked: None,
                 })?,
                 _ => {}
             }
@@ -240,6 +245,7 @@ impl Conversation {
                 };
                 if let Some(store) = &self.store {
                     store.record_asked(&id)?;
+                    store.question_answered_with(&msg.chat, &id)?;
                 }
                 Ok(Output::one(reply))
             }
@@ -248,7 +254,20 @@ impl Conversation {
                     return Ok(Output::note(texts::NO_STORE));
                 };
                 // One vote per user per answer; pressing again changes it.
-                let text = match store.vote(&entry, user, helpful)? {
+                let vote = store.vote(&entry, user, helpful)?;
+                // A new 👎 joins the unanswered questions for `kb suggest`,
+                // when the question it answered is known.
+                if !helpful && vote != Vote::Same {
+                    if let Some(text) = store.question_for(&msg.chat, &entry)? {
+                        store.record_unanswered(&Unanswered {
+                            text,
+                            at: self.clock.now(),
+                            chat: msg.kind,
+                            disliked: Some(entry.clone()),
+                        })?;
+                    }
+                }
+                let text = match vote {
                     Vote::New if helpful => texts::VOTE_UP,
                     Vote::New => texts::VOTE_DOWN,
                     Vote::Same => texts::VOTE_SAME,

@@ -121,6 +121,7 @@ fn filled(dir: &Path) -> Store {
         text: "食堂几点开门".into(),
         at: chrono::Utc::now(),
         chat: ChatKind::Private,
+        disliked: None,
     })
     .unwrap();
     s.dest_refused("webhook:x", "bad key", Some("ab"), 1, chrono::Utc::now())

@@ -91,6 +91,7 @@ fn suggest_groups_unanswered_questions_with_their_likely_entry() {
                     text: text.into(),
                     at: chrono::Utc::now(),
                     chat: ChatKind::Private,
+                    disliked: None,
                 })
                 .expect("record");
         }
@@ -115,4 +116,63 @@ fn suggest_groups_unanswered_questions_with_their_likely_entry() {
     );
     assert!(first.contains("→ "), "{text}");
     assert!(text.contains("kb teach"), "{text}");
+}
+
+/// A 👎 on an answer puts its question in `kb suggest`, marked with the
+/// entry disliked, once however often it is pressed; /stats keeps listing
+/// only the questions with no answer; /forget drops the link.
+#[test]
+fn a_thumbs_down_names_its_question_in_suggest() {
+    use crate::Said;
+    use jxjy_bot::conversation::{Incoming, Input};
+    let data = tempfile::tempdir().expect("tempdir");
+    let teacher = jxjy_bot::identity::Identity::telegram(5);
+    {
+        let store = Store::open(data.path()).expect("store");
+        let core = crate::core_on(
+            &crate::shipped_kb_dir(),
+            Some(store.clone()),
+            crate::at("2024-12-20T10:00:00+08:00"),
+        );
+        let question = "热线电话是多少呀";
+        let reply = core.handle_now(&Incoming::private(
+            teacher.clone(),
+            Input::Text(question.into()),
+        ));
+        let entry = reply.messages[0].matched.clone().expect("answered");
+        let down = format!("f:-:{entry}");
+        for _ in 0..2 {
+            core.handle_now(&Incoming::private(
+                teacher.clone(),
+                Input::Button(down.clone()),
+            ));
+        }
+        let unanswered = store.unanswered().expect("read");
+        assert_eq!(unanswered.len(), 1, "{unanswered:?}");
+        assert_eq!(unanswered[0].text, question);
+        assert_eq!(unanswered[0].disliked.as_deref(), Some(entry.as_str()));
+        // The admin's /stats lists questions with no answer only.
+        let stats = core.say(&jxjy_bot::identity::Identity::telegram(7), "/stats");
+        assert!(!stats.contains(question), "{stats}");
+        // A 👎 on an entry other than the last answer names no question.
+        core.handle_now(&Incoming::private(
+            teacher.clone(),
+            Input::Button("f:-:deadline".into()),
+        ));
+        assert_eq!(store.unanswered().expect("read").len(), 1);
+        core.say(&teacher, "/forget");
+        core.handle_now(&Incoming::private(teacher.clone(), Input::Button(down)));
+        assert_eq!(store.unanswered().expect("read").len(), 1, "forgotten");
+        store.flush().expect("flush");
+    }
+    let out = Command::new(bin())
+        .args(["kb", "suggest", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("热线电话是多少呀") && text.contains("(👎 on "),
+        "{text}"
+    );
 }
