@@ -257,15 +257,16 @@ impl Conversation {
                 let vote = store.vote(&entry, user, helpful)?;
                 // A new 👎 joins the unanswered questions for `kb suggest`,
                 // when the question it answered is known.
-                if !helpful && vote != Vote::Same {
-                    if let Some(text) = store.question_for(&msg.chat, &entry)? {
-                        store.record_unanswered(&Unanswered {
-                            text,
-                            at: self.clock.now(),
-                            chat: msg.kind,
-                            disliked: Some(entry.clone()),
-                        })?;
-                    }
+                if !helpful
+                    && vote != Vote::Same
+                    && let Some(text) = store.question_for(&msg.chat, &entry)?
+                {
+                    store.record_unanswered(&Unanswered {
+                        text,
+                        at: self.clock.now(),
+                        chat: msg.kind,
+                        disliked: Some(entry.clone()),
+                    })?;
                 }
                 let text = match vote {
                     Vote::New if helpful => texts::VOTE_UP,
