@@ -150,10 +150,19 @@ impl Scope {
         foreign_rest: impl Fn(&str) -> bool,
     ) -> Option<Outside> {
         let ac = self.words.as_ref()?;
+        let found: Vec<_> = ac.find_iter(normalized).collect();
+        // "湖南大学的平台…为啥要用湖南的": a region an operator named in the
+        // same message bears is that operator, not another province.
+        let named: Vec<&str> = found
+            .iter()
+            .filter(|m| self.kinds[m.pattern().as_usize()] == WordKind::Operator)
+            .map(|m| &normalized[m.start()..m.end()])
+            .collect();
         let mut operators = Vec::new();
-        for m in ac.find_iter(normalized) {
+        for m in found {
             let word = &normalized[m.start()..m.end()];
             match self.kinds[m.pattern().as_usize()] {
+                WordKind::Region if named.iter().any(|op| op.contains(word)) => {}
                 WordKind::Region => return Some(Outside::Region(word.to_string())),
                 WordKind::Profession => {
                     let after = normalized[m.end()..].trim_start();
@@ -336,6 +345,18 @@ impl Markers {
         self.0.as_ref().is_some_and(|ac| ac.is_match(text))
     }
 
+    /// A part opened by a marker that says it asks ("顺便问下截止日期",
+    /// "再问一下网址"), with something after it: a question though it has
+    /// no question word.
+    fn opens_question(&self, part: &str) -> bool {
+        let Some(ac) = &self.0 else { return false };
+        ac.find(part).is_some_and(|m| {
+            let marker = &part[m.range()];
+            let rest = part[m.end()..].trim_start_matches(['下', '一', ' ']);
+            m.start() == 0 && marker.contains('问') && rest.chars().count() >= 2
+        })
+    }
+
     /// The text with a line break before each marker.
     fn mark<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         let Some(ac) = &self.0 else {
@@ -420,7 +441,7 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
     let mut context: Vec<String> = Vec::new();
     for part in raw {
         let part = part.trim().to_string();
-        if is_question(&part) {
+        if is_question(&part) || markers.opens_question(&part) {
             out.push(Clause {
                 text: part,
                 context: std::mem::take(&mut context).join(" "),
@@ -448,6 +469,16 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
 }
 
 fn is_question(part: &str) -> bool {
+    // "要考试不", "学完没": a yes-no question ending in its negation.
+    // Not "我还没": an adverb before the negation makes it a statement.
+    let core: Vec<char> = part.trim_end_matches(['?', '？', ' ']).chars().collect();
+    if let [.., before, last] = core.as_slice()
+        && core.len() >= 3
+        && matches!(last, '不' | '没')
+        && !"还都也并就我你他她很太".contains(*before)
+    {
+        return true;
+    }
     let lower = part.to_lowercase();
     QUESTION_CUES.iter().any(|cue| {
         if cue.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -502,7 +533,11 @@ mod tests {
     }
 
     fn split(text: &str) -> Vec<(String, String)> {
-        let markers = Markers::new(&["想问一下".to_string(), "第二个是".to_string()]);
+        let markers = Markers::new(&[
+            "想问一下".to_string(),
+            "第二个是".to_string(),
+            "顺便问".to_string(),
+        ]);
         clauses(text, &markers)
             .into_iter()
             .map(|c| (c.text, c.context))
@@ -511,6 +546,24 @@ mod tests {
 
     fn pair(t: &str, c: &str) -> (String, String) {
         (t.to_string(), c.to_string())
+    }
+
+    #[test]
+    fn a_part_asked_by_its_marker_or_its_negation_is_a_question() {
+        let both = |t: &str| split(t).into_iter().map(|(q, _)| q).collect::<Vec<_>>();
+        assert_eq!(
+            both("继教有问题有没有电话能问的 顺便问下截止日期"),
+            vec!["继教有问题有没有电话能问的", "顺便问下截止日期"]
+        );
+        assert_eq!(
+            both("公需几个学时 要考试不"),
+            vec!["公需几个学时", "要考试不"]
+        );
+        // A statement ending in a negation stays context.
+        assert_eq!(
+            split("公需课要几个学时 我还没"),
+            vec![("公需课要几个学时".to_string(), "我还没".to_string())]
+        );
     }
 
     #[test]

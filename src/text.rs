@@ -260,6 +260,9 @@ struct Homophones {
     /// word is never "corrected" (学士 stays 学士; slips that are real words,
     /// such as 学识, go in the typo list).
     known: FxHashSet<String>,
+    /// The domain words as written: a slip is not read where it would cut
+    /// one that is written out in full (登继教 holds 继教, not 登记).
+    literal: FxHashSet<String>,
 }
 
 fn syllable(c: char) -> Option<&'static str> {
@@ -280,6 +283,7 @@ impl Homophones {
             words: FxHashMap::default(),
             starts: FxHashSet::default(),
             known: FxHashSet::default(),
+            literal: FxHashSet::default(),
         };
         let targets = lex
             .dictionary
@@ -308,9 +312,18 @@ impl Homophones {
                 .collect();
             if let Some(ids) = ids {
                 h.starts.insert(pack(&ids[..2]));
+                h.literal.insert(w.clone());
                 h.words.entry(pack(&ids)).or_insert(w);
             }
         }
+        // Abbreviations and slips the typo list rewrites (继教) are words
+        // written out too, though no target of this pass.
+        h.literal.extend(
+            lex.typos
+                .keys()
+                .map(|k| prepare(k))
+                .filter(|k| (2..=MAX_HOMOPHONE_CHARS).contains(&k.chars().count())),
+        );
         // Only general words that collide with a domain word matter.
         for word in lex
             .segmentation_text
@@ -342,6 +355,20 @@ impl Homophones {
             .iter()
             .map(|&c| syllable(c).and_then(|s| self.syllables.get(s).copied()))
             .collect()
+    }
+
+    /// Whether a domain word written out in full starts inside
+    /// `chars[at..at + len]` and ends after it.
+    fn cuts_a_word(&self, chars: &[char], at: usize, len: usize) -> bool {
+        let end = at + len;
+        (at + 1..end).any(|j| {
+            (end - j + 1..=MAX_HOMOPHONE_CHARS)
+                .filter(|l| j + l <= chars.len())
+                .any(|l| {
+                    self.literal
+                        .contains(&chars[j..j + l].iter().collect::<String>())
+                })
+        })
     }
 
     /// Replace runs of Chinese characters that sound like a domain word but
@@ -383,7 +410,11 @@ impl Homophones {
                         // A slip keeps some of the word (公虚课, 资询); 重置 is
                         // no 中职 though it sounds the same.
                         let shares = original.chars().zip(word.chars()).any(|(a, b)| a == b);
-                        if original == *word || grammar || !shares || self.known.contains(&original)
+                        if original == *word
+                            || grammar
+                            || !shares
+                            || self.known.contains(&original)
+                            || self.cuts_a_word(&chars, i, len)
                         {
                             out.push_str(&original);
                         } else {
@@ -481,7 +512,43 @@ pub fn prepare(text: &str) -> String {
         }
         prev = c;
     }
-    out
+    if out.contains(' ') && out.bytes().any(|b| b.is_ascii_digit()) {
+        join_phone_groups(&out)
+    } else {
+        out
+    }
+}
+
+/// "400 803 9966" and "0791 12333" are one number, as typed with spaces:
+/// runs of digit groups of three or more digits each, 9 to 12 digits in
+/// all, starting as a phone number does (0, 1, 4 or 8). "2024 2025" and
+/// "90 30 60" stay apart.
+fn join_phone_groups(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    // The digits a word starts with (the last group may run into text:
+    // "12333转1").
+    let lead = |w: &str| w.bytes().take_while(u8::is_ascii_digit).count();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        // Whole-digit words, then one that may only start with digits.
+        let mut j = i;
+        while j < words.len() && words[j].len() >= 3 && lead(words[j]) == words[j].len() {
+            j += 1;
+        }
+        let tail = (j < words.len() && j > i && lead(words[j]) >= 3).then_some(j);
+        let end = tail.map_or(j, |t| t + 1);
+        let total: usize = words[i..end].iter().map(|w| lead(w)).sum();
+        let phone_like = words[i].starts_with(['0', '1', '4', '8']);
+        if end - i >= 2 && (9..=12).contains(&total) && phone_like {
+            out.push(words[i..end].concat());
+            i = end;
+        } else {
+            out.push(words[i].to_string());
+            i += 1;
+        }
+    }
+    out.join(" ")
 }
 
 /// Split `text` into parts of at most `max` as measured by `len` (chars
@@ -547,6 +614,35 @@ mod tests {
             "#,
         )
         .expect("test lexicon")
+    }
+
+    fn lexicon_with_abbreviation() -> Lexicon {
+        let mut lex = lexicon();
+        lex.typos.insert("继教".into(), "继续教育".into());
+        lex.synonyms.insert("申报".into(), vec!["登记".into()]);
+        lex
+    }
+
+    #[test]
+    fn phone_numbers_typed_with_spaces_are_one_number() {
+        assert_eq!(
+            prepare("400 803 9966 打过去是哪家"),
+            "4008039966 打过去是哪家"
+        );
+        assert_eq!(prepare("0791 12333转1"), "079112333转1");
+        assert_eq!(prepare("是90 30 60吗"), "是90 30 60吗");
+        assert_eq!(prepare("2024 2025有什么不同"), "2024 2025有什么不同");
+    }
+
+    #[test]
+    fn a_slip_is_not_read_across_a_word_written_in_full() {
+        let a = Analyzer::new(&lexicon_with_abbreviation());
+        // 登继 sounds like 登记, but 继教 is written out.
+        assert!(
+            a.normalize("登继教平台").contains("继续教育"),
+            "{}",
+            a.normalize("登继教平台")
+        );
     }
 
     #[test]

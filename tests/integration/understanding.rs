@@ -164,3 +164,29 @@ fn slips_of_the_phone_keyboard_and_other_languages_are_read() {
     let reply = r.ask("我是实验员不上课的，也要参加继续教育吗");
     assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
 }
+
+/// The kinds set 16 taught (other phrasings than its questions): a region
+/// an operator bears, short names of other professions, a part opened by
+/// 顺便问, a phone typed in groups, a sound-alike beside an abbreviation.
+#[test]
+fn operators_regions_professions_and_typed_numbers_are_told_apart() {
+    let r = at("2024-11-01");
+    let reply = r.ask("湖南大学那个平台是湖南的吗 客服号码多少");
+    assert!(reply.text.contains("4001911818"), "{}", reply.text);
+    for q in ["二建的继续教育要学几个学时", "消防工程师继续教育在哪个平台"]
+    {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+        assert!(reply.text.contains("不在其中"), "{q}: {}", reply.text);
+    }
+    let reply = r.ask("平台登不上有没有电话可以问 顺便问下什么时候截止");
+    assert!(
+        reply.text.contains("12333") && reply.text.contains("12月31日"),
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("4006 660 656是哪个平台的");
+    assert!(reply.text.contains("江西专技学习网"), "{}", reply.text);
+    let reply = r.ask("登继教平台用什么扫码");
+    assert!(reply.text.contains("电子社保"), "{}", reply.text);
+}
