@@ -99,6 +99,11 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// The DingTalk robot (钉钉, Stream mode; [dingtalk] in jxjy.toml).
+    Dingtalk {
+        #[command(subcommand)]
+        command: DingtalkCommand,
+    },
     /// Deadline reminders.
     Remind {
         #[command(subcommand)]
@@ -131,6 +136,13 @@ pub enum WebhookCommand {
         /// The target's name in the config file.
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DingtalkCommand {
+    /// Get an access token, open the stream connection, print what DingTalk
+    /// answers (credentials OK or the error), close it and exit.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +215,8 @@ pub enum SettingsError {
     Webhooks(#[from] webhook::ConfigError),
     #[error(transparent)]
     School(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    DingTalk(#[from] crate::dingtalk::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -225,6 +239,8 @@ pub struct Settings {
 pub struct SchoolConfig {
     pub contacts: Contacts,
     pub webhooks: Vec<webhook::Target>,
+    /// The DingTalk robot, when `[dingtalk]` is configured.
+    pub dingtalk: Option<crate::dingtalk::Config>,
 }
 
 /// A non-empty environment variable.
@@ -291,6 +307,7 @@ impl Settings {
             Some(path) => Ok(SchoolConfig {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
+                dingtalk: crate::dingtalk::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }
