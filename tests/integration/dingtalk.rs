@@ -804,3 +804,158 @@ async fn serve_runs_dingtalk_alone_and_keeps_secrets_out_of_the_log() {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
 }
+
+/// A connection that breaks (no disconnect frame) is reopened, after a
+/// backoff, with a fresh handshake; the bot answers on the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_connection_is_reopened() {
+    let h = Harness::start(dec20(), false).await;
+    let f = &h.fake;
+    f.send(1, system("b1", "ping", "")).await;
+    f.ack_of("b1").await;
+    // The fake drops the connection without a word.
+    *f.push.lock().unwrap() = None;
+    assert!(eventually(20, || f.connections.load(Ordering::SeqCst) >= 2).await);
+    assert_eq!(f.bodies("/v1.0/gateway/connections/open").await.len(), 2);
+    f.send(
+        2,
+        callback("b2", &private("bm1", "咨询电话多少", &f.session(), h.now())),
+    )
+    .await;
+    let sent = f.wait_for("/robot/sendBySession", 1).await;
+    assert!(content(&sent[0]).contains("0791-12333"), "{}", sent[0]);
+    h.stop().await;
+}
+
+fn client_on(uri: String, clock: Arc<ManualClock>) -> DingTalk {
+    let cfg = Config {
+        client_id: CLIENT_ID.into(),
+        robot_code: CLIENT_ID.into(),
+        openapi: uri,
+        secret: SECRET.into(),
+    };
+    let mut c = DingTalk::new(cfg, clock.clone(), Arc::new(clock)).unwrap();
+    c.timeout = Duration::from_millis(500);
+    c
+}
+
+/// The access token is fetched once, reused, and renewed when less than
+/// five minutes of it are left; our per-chat limit (20 a minute) holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_cached_and_renewed_and_our_rate_limit_holds() {
+    use jxjy_bot::clock::{Clock, Stop};
+    use jxjy_bot::delivery::{Address, Sender};
+    let f = Fake::start().await;
+    let clock = Arc::new(ManualClock::new(dec20()));
+    let c = client_on(f.http.uri(), clock.clone());
+    let to = Address::Chat {
+        chat: format!("ding:{STAFF}").parse().unwrap(),
+        kind: jxjy_bot::store::ChatKind::Private,
+    };
+    let stop = Stop::never();
+    for _ in 0..20 {
+        c.send(&to, "提醒", &stop).await.unwrap();
+    }
+    assert_eq!(clock.now(), dec20(), "twenty go at once");
+    assert_eq!(f.bodies("/v1.0/oauth2/accessToken").await.len(), 1);
+    c.send(&to, "提醒", &stop).await.unwrap();
+    assert!(
+        clock.now() - dec20() >= chrono::Duration::seconds(60),
+        "the 21st waited for the minute"
+    );
+    clock.advance(chrono::Duration::seconds(7200 - 300 - 60));
+    c.send(&to, "提醒", &stop).await.unwrap();
+    assert_eq!(
+        f.bodies("/v1.0/oauth2/accessToken").await.len(),
+        2,
+        "renewed before expiry"
+    );
+    assert_eq!(
+        f.bodies("/v1.0/robot/oToMessages/batchSend").await.len(),
+        22
+    );
+}
+
+/// OpenAPI failures as the delivery path needs them: 5xx and DingTalk's
+/// flow control transient, 4xx and unknown users refused, no answer in
+/// time unknown, a token refused twice (bad credentials) fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_failures_are_classified() {
+    use jxjy_bot::clock::Stop;
+    use jxjy_bot::delivery::{Address, SendError, Sender};
+    let s = MockServer::start().await;
+    Mock::given(path("/v1.0/oauth2/accessToken"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"accessToken": TOKEN, "expireIn": 7200})),
+        )
+        .mount(&s)
+        .await;
+    let answers = [
+        (
+            "u500",
+            ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"),
+        ),
+        (
+            "u400",
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"code": "param.invalid", "message": "bad"})),
+        ),
+        (
+            "uflow",
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"flowControlledStaffIdList": ["uflow"]})),
+        ),
+        (
+            "ubad",
+            ResponseTemplate::new(200).set_body_json(json!({"invalidStaffIdList": ["ubad"]})),
+        ),
+        (
+            "uslow",
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_secs(3)),
+        ),
+        (
+            "u401",
+            ResponseTemplate::new(401).set_body_json(json!({"code": "InvalidAuthentication"})),
+        ),
+    ];
+    for (user, answer) in answers {
+        Mock::given(path("/v1.0/robot/oToMessages/batchSend"))
+            .and(body_partial_json(json!({"userIds": [user]})))
+            .respond_with(answer)
+            .mount(&s)
+            .await;
+    }
+    let c = client_on(s.uri(), Arc::new(ManualClock::new(dec20())));
+    let send = |user: &str| {
+        let to = Address::Chat {
+            chat: format!("ding:{user}").parse().unwrap(),
+            kind: jxjy_bot::store::ChatKind::Private,
+        };
+        let c = &c;
+        async move { c.send(&to, "提醒", &Stop::never()).await }
+    };
+    assert!(matches!(send("u500").await, Err(SendError::Transient(_))));
+    assert!(
+        matches!(send("u400").await, Err(SendError::Refused(e)) if e.contains("param.invalid"))
+    );
+    assert!(matches!(send("uflow").await, Err(SendError::Transient(_))));
+    assert!(matches!(send("ubad").await, Err(SendError::Refused(_))));
+    assert!(matches!(send("uslow").await, Err(SendError::Unknown(_))));
+    let fatal = send("u401").await;
+    assert!(
+        matches!(&fatal, Err(SendError::Fatal(e)) if !e.contains(TOKEN) && !e.contains(SECRET)),
+        "{fatal:?}"
+    );
+    // A DingTalk chat can only be reached when DingTalk is configured.
+    let outbox = Outbox::default();
+    assert!(!outbox.serves(jxjy_bot::identity::Channel::DingTalk));
+    let outbox = Outbox {
+        dingtalk: Some(Arc::new(c)),
+        ..Default::default()
+    };
+    assert!(outbox.serves(jxjy_bot::identity::Channel::DingTalk));
+    assert!(!outbox.serves(jxjy_bot::identity::Channel::Telegram));
+}
