@@ -59,6 +59,8 @@ impl Fake {
             while let Ok((stream, _)) = listener.accept().await {
                 let t = t.clone();
                 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+                // The callback's type is tungstenite's; its error is large.
+                #[allow(clippy::result_large_err)]
                 let seen = move |req: &Request, resp: Response| {
                     let q = req.uri().query().unwrap_or("").to_string();
                     t.lock().unwrap().push(q);
@@ -329,6 +331,15 @@ struct Harness {
 
 impl Harness {
     async fn start(now: chrono::DateTime<chrono::Utc>, reminders: bool) -> Harness {
+        Harness::start_prepared(now, reminders, |_, _| {}).await
+    }
+
+    /// As `start`, with the store prepared before the bot starts.
+    async fn start_prepared(
+        now: chrono::DateTime<chrono::Utc>,
+        reminders: bool,
+        prepare: impl FnOnce(&Store, &Fake),
+    ) -> Harness {
         let fake = Fake::start().await;
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(now));
@@ -342,6 +353,7 @@ impl Harness {
             clock.clone(),
             vec![],
         );
+        prepare(&store, &fake);
         let app = Arc::new(App {
             core,
             store,
@@ -770,6 +782,17 @@ async fn dingtalk_check_reports_what_it_sees() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("DINGTALK_CLIENT_SECRET"), "{stderr}");
+    // `serve` with rejected credentials stops with the reason.
+    let mut serve = command(&["serve"], &config, &data, "wrong-secret");
+    serve.stdout(std::process::Stdio::null());
+    let mut child = Logged::spawn(serve);
+    let exit = child.wait_exit(30).await;
+    let log = child.log();
+    assert_eq!(exit.code(), Some(1), "{log}");
+    assert!(
+        log.contains("rejected the app's credentials") && !log.contains("wrong-secret"),
+        "{log}"
+    );
 }
 
 /// `serve` with DingTalk alone (no Telegram): answers through the
@@ -803,6 +826,37 @@ async fn serve_runs_dingtalk_alone_and_keeps_secrets_out_of_the_log() {
     for secret in [TOKEN, SECRET, "ticket-7f3a", "tk%2B", "session=s-abc"] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
+}
+
+/// A message stored (and ACKed) before the process stopped is answered
+/// at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_left_in_the_inbox_is_answered_at_start() {
+    let h = Harness::start_prepared(dec20(), false, |store, f| {
+        let inbox = jxjy_bot::inbox::Inbox::open(store, dingtalk::CHANNEL).unwrap();
+        let m = private("left1", "咨询电话多少", &f.session(), dec20());
+        assert_eq!(inbox.put(vec![("left1".into(), m)]).unwrap().len(), 1);
+    })
+    .await;
+    let sent = h.fake.wait_for("/robot/sendBySession", 1).await;
+    assert!(content(&sent[0]).contains("0791-12333"), "{}", sent[0]);
+    // Done: the same message delivered again now is not answered again.
+    let again = private("left1", "咨询电话多少", &h.fake.session(), dec20());
+    h.fake.send(1, callback("l1", &again)).await;
+    assert_eq!(h.fake.ack_of("l1").await["code"], 200);
+    h.fake
+        .send(
+            1,
+            callback(
+                "l2",
+                &private("left2", "平台怎么登录", &h.fake.session(), dec20()),
+            ),
+        )
+        .await;
+    h.fake.wait_for("/robot/sendBySession", 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(h.fake.bodies("/robot/sendBySession").await.len(), 2);
+    h.stop().await;
 }
 
 /// A connection that breaks (no disconnect frame) is reopened, after a
