@@ -79,6 +79,7 @@ pub enum Command {
     /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
+    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET).
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]
@@ -155,6 +156,7 @@ pub enum RemindCommand {
     },
     /// Send the reminders due now (or at --at) once and exit: to Telegram chats
     /// (needs TELOXIDE_TOKEN) and to the group robots in jxjy.toml.
+    /// DingTalk chats too when [dingtalk] is in jxjy.toml.
     Send {
         /// Pretend it is this moment (RFC 3339); default: now.
         #[arg(long)]

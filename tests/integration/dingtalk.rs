@@ -1013,3 +1013,48 @@ async fn openapi_failures_are_classified() {
     assert!(outbox.serves(jxjy_bot::identity::Channel::DingTalk));
     assert!(!outbox.serves(jxjy_bot::identity::Channel::Telegram));
 }
+
+/// `remind send` with DingTalk alone reaches a subscribed DingTalk
+/// teacher and group through the OpenAPI, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remind_send_reaches_dingtalk_chats() {
+    use jxjy_bot::store::{ChatKind, Subscription};
+    let f = Fake::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &f);
+    let data = dir.path().join("data");
+    {
+        let s = Store::open(&data).unwrap();
+        let sub = |id: &str, kind| Subscription {
+            chat: format!("ding:{}", dingtalk::escape_id(id)).parse().unwrap(),
+            kind,
+            active: true,
+        };
+        s.put_subscriptions(&[sub(STAFF, ChatKind::Private), sub(GROUP, ChatKind::Group)])
+            .unwrap();
+        s.flush().unwrap();
+    }
+    let args = ["remind", "send", "--at", "2024-12-01T09:30+08:00"];
+    for round in 0..2 {
+        let out = command(&args, &config, &data, SECRET).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = if round == 0 { "sent 2," } else { "sent 0," };
+        assert!(stdout.contains(want), "round {round}: {stdout}");
+    }
+    let users = f.bodies("/v1.0/robot/oToMessages/batchSend").await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["userIds"], json!([STAFF]));
+    let groups = f.bodies("/v1.0/robot/groupMessages/send").await;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["openConversationId"], GROUP);
+    assert!(
+        param_content(&groups[0]).contains("还剩30天"),
+        "{}",
+        groups[0]
+    );
+}
