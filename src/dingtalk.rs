@@ -1340,6 +1340,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the gateway sends, reading it returns (no panic), and
+        /// an ACK can be built from what was read.
+        #[test]
+        fn any_frame_is_read_without_panicking(
+            kind in "(SYSTEM|CALLBACK|EVENT|.{0,8})",
+            id in ".{0,12}",
+            data in ".{0,64}",
+            raw in ".{0,200}",
+        ) {
+            let _ = parse_frame(&raw);
+            let frame = json!({"type": kind, "headers": {"messageId": id, "topic": BOT_TOPIC}, "data": data});
+            let id = match parse_frame(&frame.to_string()) {
+                Ok(f) => f.message_id,
+                Err((_, id)) => id.unwrap_or_default(),
+            };
+            let _: Value = serde_json::from_str(&ack(&id, 400, "bad frame", "")).unwrap();
+            if let Ok(m) = serde_json::from_str::<BotMessage>(&data) {
+                let _ = (m.chat(), m.user(), m.text());
+            }
+        }
+    }
+
     #[test]
     fn ids_with_slashes_and_colons_become_identities_and_come_back() {
         for raw in ["cidAb/c+d==", "$:LWCP_v1:$abc", "100%/:", "manager4812"] {
