@@ -9,7 +9,7 @@ use jxjy_bot::delivery::{self, Address, Outbox};
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders;
-use jxjy_bot::settings::{KbCommand, RemindCommand, Settings, WebhookCommand};
+use jxjy_bot::settings::{DingtalkCommand, KbCommand, RemindCommand, Settings, WebhookCommand};
 use jxjy_bot::store::Store;
 use jxjy_bot::webhook;
 use std::io::Write;
@@ -64,7 +64,8 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let config = s.config()?;
-    if tg.is_none() && config.webhooks.is_empty() {
+    let ding = dingtalk_client(s, config.dingtalk.clone())?;
+    if tg.is_none() && config.webhooks.is_empty() && ding.is_none() {
         anyhow::bail!(
             "nothing to serve: set TELOXIDE_TOKEN for Telegram, or configure a channel or \
              group robots in jxjy.toml (--config); `jxjy-bot chat` opens the bot in the terminal"
@@ -87,10 +88,18 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     let outbox = Outbox {
         telegram: tg.clone(),
         robots: jxjy_bot::service::robots(&app),
+        dingtalk: ding.clone(),
     };
     let mut fronts = Vec::new();
     if let Some(tg) = tg {
         fronts.push(jxjy_bot::bot::front(tg, app.clone(), Default::default()));
+    }
+    if let Some(d) = ding {
+        fronts.push(jxjy_bot::dingtalk::front(
+            d,
+            app.clone(),
+            Default::default(),
+        ));
     }
     let names: Vec<&str> = fronts.iter().map(|f| f.name).collect();
     runtime()?.block_on(async move {
@@ -329,6 +338,46 @@ pub fn webhook(s: &Settings, command: &WebhookCommand) -> Result<()> {
     Ok(())
 }
 
+/// The DingTalk client for a `[dingtalk]` table, if there is one.
+fn dingtalk_client(
+    s: &Settings,
+    config: Option<jxjy_bot::dingtalk::Config>,
+) -> Result<Option<Arc<jxjy_bot::dingtalk::DingTalk>>> {
+    let Some(c) = config else { return Ok(None) };
+    let client = jxjy_bot::dingtalk::DingTalk::new(
+        c,
+        s.clock.clone(),
+        Arc::new(jxjy_bot::clock::TokioSleeper),
+    )
+    .context("building the DingTalk HTTP client")?;
+    Ok(Some(Arc::new(client)))
+}
+
+/// `dingtalk check`: credentials, handshake and WebSocket, said step by
+/// step; exit 1 with DingTalk's reason when a step fails.
+pub fn dingtalk(s: &Settings, command: &DingtalkCommand) -> Result<ExitCode> {
+    match command {
+        DingtalkCommand::Check => {
+            let Some(client) = dingtalk_client(s, s.config()?.dingtalk)? else {
+                anyhow::bail!(
+                    "no [dingtalk] table in the config file (--config / JXJY_CONFIG / ./jxjy.toml)"
+                );
+            };
+            let checked = runtime()?.block_on(client.check(|line| println!("{line}")));
+            match checked {
+                Ok(()) => {
+                    println!("dingtalk: ok");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("jxjy-bot: dingtalk check failed: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
 pub fn remind(s: &Settings, command: &RemindCommand) -> Result<ExitCode> {
     match command {
         RemindCommand::Plan { at } => {
@@ -415,10 +464,15 @@ fn remind_send(
     init_logging();
     let kb = kb_only(s)?;
     let store = Store::open(&s.data_dir)?;
-    let targets = s.config()?.webhooks;
+    let config = s.config()?;
+    let (targets, dingtalk) = (config.webhooks, dingtalk_client(s, config.dingtalk)?);
     let telegram = match s.telegram_client(!no_throttle) {
         Ok(t) => Some(Arc::new(t)),
-        Err(jxjy_bot::telegram::SetupError::NoToken) if !targets.is_empty() => None,
+        Err(jxjy_bot::telegram::SetupError::NoToken)
+            if !targets.is_empty() || dingtalk.is_some() =>
+        {
+            None
+        }
         Err(e) => return Err(e.into()),
     };
     let robots = if targets.is_empty() {
@@ -429,7 +483,11 @@ fn remind_send(
             targets,
         })
     };
-    let outbox = Outbox { telegram, robots };
+    let outbox = Outbox {
+        telegram,
+        robots,
+        dingtalk,
+    };
     let Some(facts) = reminder_guide(&kb, s, at) else {
         return Ok(ExitCode::SUCCESS);
     };

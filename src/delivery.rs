@@ -119,9 +119,10 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram today; the terminal never (nobody is there to be reminded).
+/// Telegram and DingTalk today; the terminal never (nobody is there to be
+/// reminded).
 pub fn deliverable(channel: Channel) -> bool {
-    channel == Channel::Telegram
+    matches!(channel, Channel::Telegram | Channel::DingTalk)
 }
 
 /// A second unknown outcome gives the key up (at most two copies).
@@ -467,6 +468,7 @@ fn give_up(store: &Store, to: &Address) -> Result<(), StoreError> {
 pub struct Outbox {
     pub telegram: Option<std::sync::Arc<crate::telegram::Telegram>>,
     pub robots: Option<crate::webhook::Robots>,
+    pub dingtalk: Option<std::sync::Arc<crate::dingtalk::DingTalk>>,
 }
 
 impl Sender for Outbox {
@@ -476,12 +478,23 @@ impl Sender for Outbox {
                 t.send(to, text, stop).await
             }
             (Address::Robot(_), _, Some(r)) => r.send(to, text, stop).await,
+            (Address::Chat { chat, .. }, _, _) if chat.channel() == Channel::DingTalk => {
+                match &self.dingtalk {
+                    Some(d) => d.send(to, text, stop).await,
+                    None => Err(SendError::Refused(format!("no way to reach {}", to.id()))),
+                }
+            }
             _ => Err(SendError::Refused(format!("no way to reach {}", to.id()))),
         }
     }
 
     fn serves(&self, channel: Channel) -> bool {
-        deliverable(channel) && self.telegram.is_some()
+        deliverable(channel)
+            && match channel {
+                Channel::Telegram => self.telegram.is_some(),
+                Channel::DingTalk => self.dingtalk.is_some(),
+                _ => false,
+            }
     }
 
     fn robots(&self) -> Vec<String> {

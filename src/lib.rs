@@ -51,6 +51,8 @@
 //! - [`bot`]: the Telegram front end: updates to the core and its replies
 //!   back (inline keyboards), the update loop over the inbox.
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
+//! - [`dingtalk`]: the DingTalk front end (Stream mode robot): frames to the
+//!   core and its replies back, and DingTalk chats as a reminder destination.
 //! - [`error`]: typed errors of the library.
 //!
 //! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
@@ -64,6 +66,7 @@ pub mod config;
 pub mod conversation;
 pub mod delivery;
 pub mod dialogue;
+pub mod dingtalk;
 pub mod error;
 pub mod identity;
 pub mod inbox;

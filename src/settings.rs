@@ -79,6 +79,7 @@ pub enum Command {
     /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
+    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET).
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]
@@ -98,6 +99,11 @@ pub enum Command {
     Webhook {
         #[command(subcommand)]
         command: WebhookCommand,
+    },
+    /// The DingTalk robot (钉钉, Stream mode; [dingtalk] in jxjy.toml).
+    Dingtalk {
+        #[command(subcommand)]
+        command: DingtalkCommand,
     },
     /// Deadline reminders.
     Remind {
@@ -134,6 +140,13 @@ pub enum WebhookCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DingtalkCommand {
+    /// Get an access token, open the stream connection, print what DingTalk
+    /// answers (credentials OK or the error), close it and exit.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum RemindCommand {
     /// Print what would be sent at a moment (who, which slot, the text), without sending.
     Plan {
@@ -143,6 +156,7 @@ pub enum RemindCommand {
     },
     /// Send the reminders due now (or at --at) once and exit: to Telegram chats
     /// (needs TELOXIDE_TOKEN) and to the group robots in jxjy.toml.
+    /// DingTalk chats too when [dingtalk] is in jxjy.toml.
     Send {
         /// Pretend it is this moment (RFC 3339); default: now.
         #[arg(long)]
@@ -203,6 +217,8 @@ pub enum SettingsError {
     Webhooks(#[from] webhook::ConfigError),
     #[error(transparent)]
     School(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    DingTalk(#[from] crate::dingtalk::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -225,6 +241,8 @@ pub struct Settings {
 pub struct SchoolConfig {
     pub contacts: Contacts,
     pub webhooks: Vec<webhook::Target>,
+    /// The DingTalk robot, when `[dingtalk]` is configured.
+    pub dingtalk: Option<crate::dingtalk::Config>,
 }
 
 /// A non-empty environment variable.
@@ -291,6 +309,7 @@ impl Settings {
             Some(path) => Ok(SchoolConfig {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
+                dingtalk: crate::dingtalk::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }

@@ -63,6 +63,10 @@ struct RawConfig {
     #[serde(default)]
     #[allow(dead_code)]
     school: Option<toml::Table>,
+    /// The DingTalk robot, read by [`crate::dingtalk`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    dingtalk: Option<toml::Table>,
 }
 
 /// One robot, resolved: URL known, secrets read from the environment.

@@ -5,6 +5,7 @@ mod cli;
 mod conversation;
 mod crash;
 mod delivery;
+mod dingtalk;
 mod eval;
 mod fake_api;
 mod kb_check;
