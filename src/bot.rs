@@ -383,6 +383,7 @@ pub async fn run(
     let outbox = Outbox {
         telegram: Some(tg.clone()),
         robots: crate::service::robots(&app),
+        wecom: None,
     };
     let service = crate::service::Options {
         reminders: opts.reminders,

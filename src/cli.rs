@@ -9,7 +9,7 @@ use jxjy_bot::delivery::{self, Address, Outbox};
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders;
-use jxjy_bot::settings::{KbCommand, RemindCommand, Settings, WebhookCommand};
+use jxjy_bot::settings::{KbCommand, RemindCommand, Settings, WebhookCommand, WecomCommand};
 use jxjy_bot::store::Store;
 use jxjy_bot::webhook;
 use std::io::Write;
@@ -64,7 +64,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let config = s.config()?;
-    if tg.is_none() && config.webhooks.is_empty() {
+    if tg.is_none() && config.webhooks.is_empty() && config.wecom.is_none() {
         anyhow::bail!(
             "nothing to serve: set TELOXIDE_TOKEN for Telegram, or configure a channel or \
              group robots in jxjy.toml (--config); `jxjy-bot chat` opens the bot in the terminal"
@@ -79,6 +79,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         s.clock.clone(),
         s.admins.clone(),
     );
+    let wecom = config.wecom.map(|c| Arc::new(wecom_client(s, c)));
     let app = Arc::new(jxjy_bot::service::App {
         core,
         store,
@@ -87,10 +88,14 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     let outbox = Outbox {
         telegram: tg.clone(),
         robots: jxjy_bot::service::robots(&app),
+        wecom: wecom.clone(),
     };
     let mut fronts = Vec::new();
     if let Some(tg) = tg {
         fronts.push(jxjy_bot::bot::front(tg, app.clone(), Default::default()));
+    }
+    if let Some(w) = wecom {
+        fronts.push(jxjy_bot::wecom::front(w, app.clone()));
     }
     let names: Vec<&str> = fronts.iter().map(|f| f.name).collect();
     runtime()?.block_on(async move {
@@ -425,7 +430,13 @@ fn remind_send(
             targets,
         })
     };
-    let outbox = Outbox { telegram, robots };
+    // WeCom reminders go from `serve` only: connecting here would take
+    // the bot's one connection over from it.
+    let outbox = Outbox {
+        telegram,
+        robots,
+        wecom: None,
+    };
     let Some(facts) = reminder_guide(&kb, s, at) else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -461,6 +472,56 @@ fn remind_send(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn wecom_client(s: &Settings, c: jxjy_bot::wecom::Config) -> jxjy_bot::wecom::WeCom {
+    jxjy_bot::wecom::WeCom::new(
+        c,
+        Default::default(),
+        s.clock.clone(),
+        Arc::new(jxjy_bot::clock::TokioSleeper),
+    )
+}
+
+/// `wecom check`: connect, subscribe, print what WeCom says; exit 1 if it
+/// refuses or cannot be reached.
+pub fn wecom(s: &Settings, command: &WecomCommand) -> Result<ExitCode> {
+    let WecomCommand::Check { listen } = command;
+    let Some(c) = s.config()?.wecom else {
+        anyhow::bail!(
+            "no [wecom] table in the config file (see --config / JXJY_CONFIG); \
+             it needs bot_id, and the secret in WECOM_BOT_SECRET"
+        );
+    };
+    let client = wecom_client(s, c);
+    println!(
+        "connecting to {} as bot {} ...",
+        client.config().url,
+        client.config().bot_id
+    );
+    let report = runtime()?.block_on(client.check(std::time::Duration::from_secs(*listen)));
+    match report {
+        Ok(r) => {
+            println!("subscribed: WeCom accepted the bot id and secret");
+            println!(
+                "ping: {}",
+                if r.ping_answered {
+                    "answered"
+                } else {
+                    "no answer"
+                }
+            );
+            for f in &r.seen {
+                println!("seen: {f}");
+            }
+            println!("closed. A running `serve` for this bot was taken over: restart it.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("jxjy-bot: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 pub fn backup(s: &Settings, file: &std::path::Path) -> Result<()> {

@@ -119,9 +119,9 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram today; the terminal never (nobody is there to be reminded).
+/// Telegram and WeCom; the terminal never (nobody is there to be reminded).
 pub fn deliverable(channel: Channel) -> bool {
-    channel == Channel::Telegram
+    channel == Channel::Telegram || channel == Channel::WeCom
 }
 
 /// A second unknown outcome gives the key up (at most two copies).
@@ -467,10 +467,17 @@ fn give_up(store: &Store, to: &Address) -> Result<(), StoreError> {
 pub struct Outbox {
     pub telegram: Option<std::sync::Arc<crate::telegram::Telegram>>,
     pub robots: Option<crate::webhook::Robots>,
+    /// WeCom users and groups, through the bot's live long connection.
+    pub wecom: Option<std::sync::Arc<crate::wecom::WeCom>>,
 }
 
 impl Sender for Outbox {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
+        if let (Address::Chat { chat, .. }, Some(w)) = (to, &self.wecom)
+            && chat.channel() == Channel::WeCom
+        {
+            return w.send(to, text, stop).await;
+        }
         match (to, &self.telegram, &self.robots) {
             (Address::Chat { chat, .. }, Some(t), _) if chat.channel() == Channel::Telegram => {
                 t.send(to, text, stop).await
@@ -481,6 +488,9 @@ impl Sender for Outbox {
     }
 
     fn serves(&self, channel: Channel) -> bool {
+        if channel == Channel::WeCom {
+            return self.wecom.is_some();
+        }
         deliverable(channel) && self.telegram.is_some()
     }
 

@@ -51,6 +51,8 @@
 //! - [`bot`]: the Telegram front end: updates to the core and its replies
 //!   back (inline keyboards), the update loop over the inbox.
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
+//! - [`wecom`]: the WeCom 智能机器人 channel over its long connection
+//!   (answers, welcome, reminders pushed through the same connection).
 //! - [`error`]: typed errors of the library.
 //!
 //! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
@@ -88,3 +90,4 @@ pub mod terminal;
 pub mod text;
 pub mod tracker;
 pub mod webhook;
+pub mod wecom;

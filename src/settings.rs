@@ -99,6 +99,11 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// The WeCom 智能机器人 ([wecom] in jxjy.toml, secret in WECOM_BOT_SECRET).
+    Wecom {
+        #[command(subcommand)]
+        command: WecomCommand,
+    },
     /// Deadline reminders.
     Remind {
         #[command(subcommand)]
@@ -130,6 +135,18 @@ pub enum WebhookCommand {
     Test {
         /// The target's name in the config file.
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WecomCommand {
+    /// Connect, subscribe with the bot id and secret, print what WeCom
+    /// answers and sends for a few seconds, and exit. WeCom keeps one
+    /// connection per bot: this takes the bot over from a running `serve`.
+    Check {
+        /// Seconds to listen after subscribing.
+        #[arg(long, default_value_t = 3)]
+        listen: u64,
     },
 }
 
@@ -203,6 +220,8 @@ pub enum SettingsError {
     Webhooks(#[from] webhook::ConfigError),
     #[error(transparent)]
     School(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    WeCom(#[from] crate::wecom::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -225,6 +244,8 @@ pub struct Settings {
 pub struct SchoolConfig {
     pub contacts: Contacts,
     pub webhooks: Vec<webhook::Target>,
+    /// The WeCom bot channel (`[wecom]`), if configured.
+    pub wecom: Option<crate::wecom::Config>,
 }
 
 /// A non-empty environment variable.
@@ -291,6 +312,7 @@ impl Settings {
             Some(path) => Ok(SchoolConfig {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
+                wecom: crate::wecom::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }
