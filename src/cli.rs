@@ -21,6 +21,12 @@ use std::sync::Arc;
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // tungstenite's trace lines dump whole frames, and WeCom's subscribe
+    // frame carries the bot's secret: never below debug, whatever RUST_LOG says.
+    let filter = match "tungstenite=debug".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     // Colours only on a terminal: journald and log files get plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
