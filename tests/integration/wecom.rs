@@ -38,6 +38,8 @@ struct FakeState {
     current: Option<tokio::sync::mpsc::UnboundedSender<ToClient>>,
     /// errcode answered to aibot_send_msg (0 unless a test says).
     send_msg_errcode: i64,
+    /// Pings go unanswered (a connection that died silently).
+    ignore_pings: bool,
 }
 
 /// A fake of WeCom's long-connection server.
@@ -135,6 +137,8 @@ async fn connection(tcp: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
     };
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Callbacks sent on this connection: only their req_ids can be answered.
+    let mut delivered = std::collections::HashSet::new();
     {
         let mut st = state.lock().unwrap();
         st.connections += 1;
@@ -143,7 +147,12 @@ async fn connection(tcp: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
     loop {
         tokio::select! {
             m = rx.recv() => match m {
-                Some(ToClient::Frame(v)) => { let _ = sink.send(Message::text(v.to_string())).await; }
+                Some(ToClient::Frame(v)) => {
+                    if let Some(r) = v["headers"]["req_id"].as_str() {
+                        delivered.insert(r.to_string());
+                    }
+                    let _ = sink.send(Message::text(v.to_string())).await;
+                }
                 Some(ToClient::Raw(t)) => { let _ = sink.send(Message::text(t)).await; }
                 // Gone without a close frame, as a network failure.
                 Some(ToClient::Drop) | None => return,
@@ -165,10 +174,21 @@ async fn connection(tcp: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
                             if ok { 0 } else { 40_001 }
                         }
                         Some("aibot_send_msg") => st.send_msg_errcode,
+                        Some("aibot_respond_msg" | "aibot_respond_welcome_msg")
+                            if !req_id.as_str().is_some_and(|r| delivered.contains(r)) =>
+                        {
+                            846_605
+                        }
+                        Some("ping") if st.ignore_pings => continue,
                         _ => 0,
                     }
                 };
-                let errmsg = if errcode == 0 { "ok" } else { "invalid secret" };
+                let errmsg = match errcode {
+                    0 => "ok",
+                    40_001 => "invalid secret",
+                    846_605 => "invalid req_id",
+                    _ => "error",
+                };
                 let ack = json!({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg});
                 let _ = sink.send(Message::text(ack.to_string())).await;
             }
@@ -238,7 +258,16 @@ impl Harness {
 
     /// `serve` with WeCom alone, at 2024-12-20 10:00 Beijing time (11 days
     /// before the 2024 deadline), admins: wecom:admin01.
-    async fn start_with(mut opts: Options, reminders: bool) -> Harness {
+    async fn start_with(opts: Options, reminders: bool) -> Harness {
+        Harness::start_prepared(opts, reminders, |_, _| {}).await
+    }
+
+    /// As `start_with`, with the fake and the store prepared first.
+    async fn start_prepared(
+        mut opts: Options,
+        reminders: bool,
+        prepare: impl FnOnce(&FakeWeCom, &Store),
+    ) -> Harness {
         let fake = FakeWeCom::start().await;
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(at("2024-12-20T10:00:00+08:00")));
@@ -252,6 +281,7 @@ impl Harness {
             clock.clone(),
             vec![wecom(ADMIN)],
         );
+        prepare(&fake, &store);
         let app = Arc::new(App {
             core,
             store,
@@ -626,4 +656,69 @@ async fn serve_binary_answers_on_wecom_without_logging_the_secret() {
         leaks.is_empty(),
         "the secret leaked into the log: {leaks:?}"
     );
+}
+
+/// Pings left unanswered: after two the connection counts as dead and a
+/// new one is opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_pings_reopen_the_connection() {
+    let opts = Options {
+        ping_every: Duration::from_millis(30),
+        ..Default::default()
+    };
+    let h = Harness::start_prepared(opts, false, |f, _| f.st().ignore_pings = true).await;
+    h.fake.wait_subscribed(2).await;
+    assert!(h.fake.st().connections >= 2);
+    h.stop().await;
+}
+
+/// A callback stored but not handled before the process stopped is
+/// handled after the restart; its req_id belongs to the old connection
+/// (WeCom answers 846605), so the answer is pushed to the chat instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_left_from_the_last_run_is_answered_by_push() {
+    let h = Harness::start_prepared(Options::default(), false, |_, store| {
+        let inbox = jxjy_bot::inbox::Inbox::open(store, jxjy_bot::wecom::CHANNEL).unwrap();
+        let f = private_text("OLD-1", "OLDM-1", TEACHER, "每年要多少学时");
+        let payload = json!({"cmd": f["cmd"], "req_id": "OLD-1", "body": f["body"]});
+        assert_eq!(
+            inbox.put(vec![("OLDM-1".into(), payload)]).unwrap().len(),
+            1
+        );
+    })
+    .await;
+    let pushed = h.fake.wait_sent("aibot_send_msg", 1, 20).await;
+    assert_eq!(pushed[0]["body"]["chatid"], TEACHER);
+    let text = pushed[0]["body"]["markdown"]["content"]
+        .as_str()
+        .unwrap_or("");
+    assert!(text.contains("90"), "{text}");
+    let tried = h.fake.sent("aibot_respond_msg");
+    assert!(
+        tried.iter().any(|f| f["headers"]["req_id"] == "OLD-1"),
+        "{tried:?}"
+    );
+    h.stop().await;
+}
+
+/// `serve` with a secret WeCom refuses stops with that message (retrying
+/// cannot help), naming where the secret comes from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_a_refused_secret_stops_with_a_clear_error() {
+    let fake = FakeWeCom::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = crate::Logged::spawn(command(
+        &["serve"],
+        dir.path(),
+        &fake.url(),
+        "bad-secret-99",
+    ));
+    let exit = child.wait_exit(30).await;
+    let log = child.log();
+    assert_eq!(exit.code(), Some(1), "{log}");
+    assert!(
+        log.contains("refused to subscribe") && log.contains("WECOM_BOT_SECRET"),
+        "{log}"
+    );
+    assert!(!log.contains("bad-secret-99"), "{log}");
 }
