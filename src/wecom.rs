@@ -1127,6 +1127,13 @@ mod tests {
         );
         let image = json!({"cmd": "aibot_msg_callback", "req_id": "R", "body": {
             "chattype": "single", "from": {"userid": "u1"}, "msgtype": "image"}});
+        let voice = json!({"cmd": "aibot_msg_callback", "req_id": "R", "body": {
+            "chattype": "single", "from": {"userid": "u1"}, "msgtype": "voice",
+            "voice": {"content": " 每年要多少学时 "}}});
+        assert!(matches!(
+            cb(voice),
+            Ok(Callback::Message { input: Input::Text(t), kind: ChatKind::Private, .. }) if t == "每年要多少学时"
+        ));
         assert!(matches!(
             cb(image),
             Ok(Callback::Message {
