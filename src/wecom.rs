@@ -809,9 +809,8 @@ enum Callback {
         user: Identity,
         input: Input,
     },
-    EnterChat {
-        req_id: String,
-    },
+    /// A user opened the bot's chat (one-to-one).
+    EnterChat { req_id: String, user: Identity },
     /// Known but not for us (other events, unknown kinds).
     Ignored(String),
 }
@@ -823,7 +822,11 @@ fn read_callback(payload: &Value) -> Result<Callback, String> {
     let cmd = str_at(payload, &["cmd"]).unwrap_or("");
     if cmd == "aibot_event_callback" {
         return match str_at(body, &["event", "eventtype"]) {
-            Some("enter_chat") => Ok(Callback::EnterChat { req_id }),
+            Some("enter_chat") => {
+                let userid = str_at(body, &["from", "userid"]).ok_or("no from.userid")?;
+                let user = Identity::new(Channel::WeCom, userid).map_err(|e| e.to_string())?;
+                Ok(Callback::EnterChat { req_id, user })
+            }
             Some(other) => Ok(Callback::Ignored(format!("event {other}"))),
             None => Err("an event without eventtype".into()),
         };
@@ -981,8 +984,19 @@ async fn handle_one(wecom: &WeCom, app: &App, item: &Item, stop: &Stop) -> Resul
             tracing::debug!(id = %item.id, "WeCom {what} ignored");
             Ok(())
         }
-        Callback::EnterChat { req_id } => {
-            match wecom.welcome(&req_id, &app.core.intro(), stop).await {
+        Callback::EnterChat { req_id, user } => {
+            // The core's own greeting (/start: what the bot knows, its
+            // topics as numbered choices); the terminal's intro names
+            // terminal keys (/quit) a WeCom user does not have.
+            let msg = Incoming::private(user.clone(), Input::Text("/start".into()));
+            let out = app
+                .core
+                .handle(&msg, &conversation::NoAdminInfo)
+                .await
+                .map_err(|e| HandleError::Other(e.to_string()))?;
+            remember_choices(wecom, &user, &out);
+            let text = crate::render::plain_output(&out);
+            match wecom.welcome(&req_id, &text, stop).await {
                 Ok(()) => Ok(()),
                 Err(SendError::Cancelled) => Err(HandleError::Stopping),
                 Err(e) => {
@@ -1024,10 +1038,20 @@ async fn handle_one(wecom: &WeCom, app: &App, item: &Item, stop: &Stop) -> Resul
             if out.is_silent() {
                 return Ok(());
             }
-            lock(&wecom.choices).insert(chat.clone(), Choices::of(&out));
+            remember_choices(wecom, &chat, &out);
             answer(wecom, app, &req_id, &chat, &out, stop).await
         }
     }
+}
+
+/// The choices `out` shows in `chat`, for the number typed next.
+fn remember_choices(wecom: &WeCom, chat: &Identity, out: &Output) {
+    let mut all = lock(&wecom.choices);
+    if all.len() > 10_000 {
+        // Old screens: forgetting them only makes a late number a question.
+        all.clear();
+    }
+    all.insert(chat.clone(), Choices::of(out));
 }
 
 /// The core's output as one answer to the callback (long text: the rest

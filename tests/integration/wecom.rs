@@ -353,12 +353,19 @@ async fn subscribes_and_answers_a_private_question_under_its_req_id() {
     let answer = h.fake.answer_to("REQ-1").await;
     assert!(answer.contains("90"), "{answer}");
     // The menu's buttons come as numbered choices; typing one presses it.
+    use jxjy_bot::conversation::{Incoming, Input, NoAdminInfo};
     h.fake.push(private_text("REQ-2", "MSG-2", TEACHER, "菜单"));
     let menu = h.fake.answer_to("REQ-2").await;
-    assert!(menu.contains("[1]"), "{menu}");
-    h.fake.push(private_text("REQ-3", "MSG-3", TEACHER, "1"));
-    let picked = h.fake.answer_to("REQ-3").await;
-    assert!(!picked.is_empty() && picked != menu, "{picked}");
+    let asked = Incoming::private(wecom(TEACHER), Input::Text("菜单".into()));
+    let out = h.app.core.handle(&asked, &NoAdminInfo).await.unwrap();
+    assert_eq!(menu, jxjy_bot::render::plain_output(&out));
+    assert!(menu.contains("[2]"), "{menu}");
+    let button = jxjy_bot::render::Choices::of(&out).pick("2").unwrap();
+    let pressed = Incoming::private(wecom(TEACHER), button);
+    let expected =
+        jxjy_bot::render::plain_output(&h.app.core.handle(&pressed, &NoAdminInfo).await.unwrap());
+    h.fake.push(private_text("REQ-3", "MSG-3", TEACHER, "2"));
+    assert_eq!(h.fake.answer_to("REQ-3").await, expected);
     h.stop().await;
 }
 
@@ -397,18 +404,32 @@ async fn group_mentions_are_answered_and_group_reminders_need_an_admin() {
     h.stop().await;
 }
 
-/// enter_chat gets the bot's introduction as the welcome, under its req_id.
+/// enter_chat gets the bot's greeting (the core's /start, topics as
+/// numbered choices) as the welcome, under its req_id; a number typed
+/// next presses a topic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enter_chat_gets_the_welcome() {
+    use jxjy_bot::conversation::{Incoming, Input, NoAdminInfo};
     let h = Harness::start().await;
     h.fake.push(event("E-1", "EV-1", "enter_chat"));
     let w = h.fake.wait_sent("aibot_respond_welcome_msg", 1, 20).await;
     assert_eq!(w[0]["headers"]["req_id"], "E-1");
     assert_eq!(w[0]["body"]["msgtype"], "text");
-    assert_eq!(
-        w[0]["body"]["text"]["content"].as_str().unwrap(),
-        h.app.core.intro()
+    let start = Incoming::private(wecom(TEACHER), Input::Text("/start".into()));
+    let out = h.app.core.handle(&start, &NoAdminInfo).await.unwrap();
+    let got = w[0]["body"]["text"]["content"].as_str().unwrap();
+    assert_eq!(got, jxjy_bot::render::plain_output(&out));
+    assert!(
+        got.contains("继续教育小助手") && got.contains("[1]") && !got.contains("/quit"),
+        "{got}"
     );
+    // "1" presses the greeting's first choice: the same as the button.
+    let button = jxjy_bot::render::Choices::of(&out).pick("1").unwrap();
+    let pressed = Incoming::private(wecom(TEACHER), button);
+    let expected =
+        jxjy_bot::render::plain_output(&h.app.core.handle(&pressed, &NoAdminInfo).await.unwrap());
+    h.fake.push(private_text("E-2", "EM-2", TEACHER, "1"));
+    assert_eq!(h.fake.answer_to("E-2").await, expected);
     h.stop().await;
 }
 
