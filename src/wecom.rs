@@ -285,6 +285,16 @@ impl Frame {
     }
 }
 
+impl Frame {
+    /// Its cmd and kind (event or message type), never its content.
+    fn kind(&self) -> String {
+        let kind = str_at(&self.body, &["event", "eventtype"])
+            .or_else(|| str_at(&self.body, &["msgtype"]))
+            .unwrap_or("-");
+        format!("{} ({kind})", self.cmd.as_deref().unwrap_or("answer"))
+    }
+}
+
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
     for p in path {
@@ -469,7 +479,7 @@ impl WeCom {
             }
             self.set_state(State::Connecting);
             let end = match self.connect(&stop).await {
-                Ok(Some(ws)) => {
+                Ok(Some((ws, early))) => {
                     failures = 0;
                     tracing::info!(bot_id = %self.cfg.bot_id, "WeCom subscribed");
                     self.set_state(State::Subscribed);
@@ -477,7 +487,7 @@ impl WeCom {
                     for item in leftovers.take().unwrap_or_default() {
                         workers.dispatch(item);
                     }
-                    self.session(ws, &inbox, &mut workers, &stop).await
+                    self.session(ws, early, &inbox, &mut workers, &stop).await
                 }
                 Ok(None) => End::Stopped,
                 Err(e @ WeComError::Rejected { .. }) => break Err(e.into()),
@@ -514,8 +524,9 @@ impl WeCom {
         result
     }
 
-    /// Open the WebSocket and subscribe. None: stopped meanwhile.
-    async fn connect(&self, stop: &Stop) -> Result<Option<Ws>, WeComError> {
+    /// Open the WebSocket and subscribe; with it, the callbacks that came
+    /// before the subscription's answer. None: stopped meanwhile.
+    async fn connect(&self, stop: &Stop) -> Result<Option<(Ws, Vec<Frame>)>, WeComError> {
         let timeout = self.opts.connect_timeout;
         let work = async {
             let (mut ws, _) = tokio_tungstenite::connect_async(self.cfg.url.as_str())
@@ -529,6 +540,7 @@ impl WeCom {
             ws.send(Self::frame("aibot_subscribe", &req_id, body))
                 .await
                 .map_err(|e| WeComError::Closed(e.to_string()))?;
+            let mut early = Vec::new();
             loop {
                 let msg = match ws.next().await {
                     Some(Ok(m)) => m,
@@ -547,11 +559,14 @@ impl WeCom {
                     continue;
                 };
                 if f.req_id.as_deref() != Some(req_id.as_str()) {
-                    tracing::debug!(cmd = ?f.cmd, "WeCom frame before the subscription answer skipped");
+                    // Kept: a message is not lost for arriving early.
+                    if f.cmd.is_some() && early.len() < 1000 {
+                        early.push(f);
+                    }
                     continue;
                 }
                 return match f.errcode {
-                    Some(0) => Ok(ws),
+                    Some(0) => Ok((ws, early)),
                     code => Err(WeComError::Rejected {
                         bot_id: self.cfg.bot_id.clone(),
                         secret_env: self.cfg.secret_env.clone(),
@@ -571,7 +586,14 @@ impl WeCom {
     }
 
     /// One subscribed connection: pings, our frames out, WeCom's in.
-    async fn session(&self, ws: Ws, inbox: &Inbox, workers: &mut Workers, stop: &Stop) -> End {
+    async fn session(
+        &self,
+        ws: Ws,
+        early: Vec<Frame>,
+        inbox: &Inbox,
+        workers: &mut Workers,
+        stop: &Stop,
+    ) -> End {
         let (mut sink, mut stream) = ws.split();
         let (out, mut rx) = mpsc::unbounded_channel();
         let id = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -581,7 +603,14 @@ impl WeCom {
         // The first tick is immediate; the first ping goes a period later.
         ticker.tick().await;
         let mut unanswered = 0u32;
+        let mut early = std::collections::VecDeque::from(early);
         let end = loop {
+            if let Some(f) = early.pop_front() {
+                match self.callback(f, inbox, workers) {
+                    Some(end) => break end,
+                    None => continue,
+                }
+            }
             tokio::select! {
                 _ = stop.wait() => {
                     let _ = sink.send(Message::Close(None)).await;
@@ -617,12 +646,8 @@ impl WeCom {
                     };
                     match f.cmd.as_deref() {
                         Some("aibot_msg_callback" | "aibot_event_callback") => {
-                            if str_at(&f.body, &["event", "eventtype"]) == Some("disconnected_event") {
-                                break End::TakenOver;
-                            }
-                            if let Err(e) = self.receive(f, inbox, workers) {
-                                tracing::error!(error = %e, "cannot store a WeCom callback");
-                                break End::Dropped(format!("inbox: {e}"));
+                            if let Some(end) = self.callback(f, inbox, workers) {
+                                break end;
                             }
                         }
                         // Anything else is an answer to one of our frames
@@ -662,6 +687,30 @@ impl WeCom {
         end
     }
 
+    /// A callback frame; Some when it ends the session (a take-over, or
+    /// the inbox cannot store it).
+    fn callback(&self, f: Frame, inbox: &Inbox, workers: &mut Workers) -> Option<End> {
+        if f.cmd.as_deref() == Some("aibot_event_callback")
+            && str_at(&f.body, &["event", "eventtype"]) == Some("disconnected_event")
+        {
+            return Some(End::TakenOver);
+        }
+        if !matches!(
+            f.cmd.as_deref(),
+            Some("aibot_msg_callback" | "aibot_event_callback")
+        ) {
+            tracing::debug!(cmd = ?f.cmd, "WeCom frame of an unknown kind skipped");
+            return None;
+        }
+        match self.receive(f, inbox, workers) {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store a WeCom callback");
+                Some(End::Dropped(format!("inbox: {e}")))
+            }
+        }
+    }
+
     /// A callback: stored (deduplicated) before it is handed to a worker.
     fn receive(&self, f: Frame, inbox: &Inbox, workers: &mut Workers) -> Result<(), StoreError> {
         let key = str_at(&f.body, &["msgid"])
@@ -684,15 +733,17 @@ impl WeCom {
     }
 
     /// Connect, subscribe, ping once, note what else arrives within
-    /// `listen`, and close: `jxjy-bot wecom check`.
+    /// `listen` (and wait for the ping's answer up to the usual time),
+    /// and close: `jxjy-bot wecom check`.
     pub async fn check(&self, listen: Duration) -> Result<CheckReport, WeComError> {
         let stop = Stop::never();
-        let Some(ws) = self.connect(&stop).await? else {
+        let Some((ws, early)) = self.connect(&stop).await? else {
             return Err(WeComError::Closed("stopped".into()));
         };
         let mut report = CheckReport {
             url: self.cfg.url.clone(),
             bot_id: self.cfg.bot_id.clone(),
+            seen: early.iter().map(Frame::kind).collect(),
             ..Default::default()
         };
         let (mut sink, mut stream) = ws.split();
@@ -702,8 +753,14 @@ impl WeCom {
         ))
         .await
         .map_err(|e| WeComError::Closed(e.to_string()))?;
-        let until = tokio::time::Instant::now() + listen;
+        let start = tokio::time::Instant::now();
+        let mut ping_settled = false;
         loop {
+            // Listen `listen`, and for the ping's answer up to the usual wait.
+            let until = match ping_settled {
+                true => start + listen,
+                false => start + listen.max(self.opts.ack_timeout),
+            };
             let got = match tokio::time::timeout_at(until, stream.next()).await {
                 Err(_) => break,
                 Ok(got) => got,
@@ -731,14 +788,16 @@ impl WeCom {
             };
             if f.cmd.is_none() && f.req_id.as_deref() == Some(ping_id.as_str()) {
                 report.ping_answered = f.errcode == Some(0);
+                ping_settled = true;
+                if !report.ping_answered {
+                    report.seen.push(format!(
+                        "ping refused: errcode {:?} ({})",
+                        f.errcode, f.errmsg
+                    ));
+                }
                 continue;
             }
-            let kind = str_at(&f.body, &["event", "eventtype"])
-                .or_else(|| str_at(&f.body, &["msgtype"]))
-                .unwrap_or("-");
-            report
-                .seen
-                .push(format!("{} ({kind})", f.cmd.as_deref().unwrap_or("answer")));
+            report.seen.push(f.kind());
         }
         let _ = sink.send(Message::Close(None)).await;
         Ok(report)

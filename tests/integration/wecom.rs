@@ -40,6 +40,8 @@ struct FakeState {
     send_msg_errcode: i64,
     /// Pings go unanswered (a connection that died silently).
     ignore_pings: bool,
+    /// Sent once, right before the answer to a subscription.
+    before_subscribed: Vec<Value>,
 }
 
 /// A fake of WeCom's long-connection server.
@@ -183,6 +185,15 @@ async fn connection(tcp: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
                         _ => 0,
                     }
                 };
+                if f["cmd"] == "aibot_subscribe" && errcode == 0 {
+                    let early = std::mem::take(&mut state.lock().unwrap().before_subscribed);
+                    for v in early {
+                        if let Some(r) = v["headers"]["req_id"].as_str() {
+                            delivered.insert(r.to_string());
+                        }
+                        let _ = sink.send(Message::text(v.to_string())).await;
+                    }
+                }
                 let errmsg = match errcode {
                     0 => "ok",
                     40_001 => "invalid secret",
@@ -742,4 +753,29 @@ async fn serve_with_a_refused_secret_stops_with_a_clear_error() {
         "{log}"
     );
     assert!(!log.contains("bad-secret-99"), "{log}");
+}
+
+/// A message WeCom sends before its answer to the subscription is kept
+/// and answered, not lost; `wecom check` shows such frames by kind only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_before_the_subscription_answer_is_kept() {
+    let h = Harness::start_prepared(Options::default(), false, |f, _| {
+        f.st().before_subscribed = vec![private_text("EARLY-1", "EM-1", TEACHER, "每年要多少学时")];
+    })
+    .await;
+    let answer = h.fake.answer_to("EARLY-1").await;
+    assert!(answer.contains("90"), "{answer}");
+    h.stop().await;
+    let fake = FakeWeCom::start().await;
+    fake.st().before_subscribed = vec![event("EARLY-2", "EM-2", "enter_chat")];
+    let clock = Arc::new(ManualClock::new(at("2024-12-20T10:00:00+08:00")));
+    let client = WeCom::new(
+        config(&fake.url(), SECRET),
+        Options::default(),
+        clock.clone(),
+        Arc::new(clock),
+    );
+    let r = client.check(Duration::ZERO).await.unwrap();
+    assert!(r.ping_answered, "{r:?}");
+    assert_eq!(r.seen, ["aibot_event_callback (enter_chat)"], "{r:?}");
 }
