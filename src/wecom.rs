@@ -56,6 +56,8 @@ pub const DEFAULT_URL: &str = "wss://openws.work.weixin.qq.com";
 pub const DEFAULT_SECRET_ENV: &str = "WECOM_BOT_SECRET";
 /// A stream reply's content is at most 20,480 bytes (SDK `StreamReplyBody`).
 pub const MAX_CONTENT_BYTES: usize = 20_000;
+/// Tries after the first for an answer that was certainly not sent.
+const ANSWER_RETRIES: u32 = 4;
 /// WeCom: "invalid req_id" (the callback's req_id is no longer answerable).
 const INVALID_REQ_ID: i64 = 846_605;
 
@@ -393,7 +395,13 @@ impl WeCom {
             }
         };
         match outcome {
-            Ok(Ok(ack)) => classify(ack),
+            Ok(Ok(ack)) => {
+                if matches!(ack.errcode, 45009 | 45033) {
+                    // WeCom said too fast: everything waits a minute.
+                    self.limiter.pause("", Duration::from_secs(60));
+                }
+                classify(ack)
+            }
             Ok(Err(_)) => Err(SendError::Unknown(
                 "the connection closed before WeCom answered".into(),
             )),
@@ -426,14 +434,7 @@ impl WeCom {
         let body =
             json!({"chatid": chatid, "msgtype": "markdown", "markdown": {"content": content}});
         let req_id = self.req_id("aibot_send_msg");
-        let r = self.request("aibot_send_msg", &req_id, body, stop).await;
-        if let Err(SendError::Transient(e)) = &r
-            && e.contains("rate")
-        {
-            // WeCom said too fast: everything waits a minute.
-            self.limiter.pause("", Duration::from_secs(60));
-        }
-        r
+        self.request("aibot_send_msg", &req_id, body, stop).await
     }
 
     /// Answer a callback (same req_id) with a finished stream message.
@@ -483,11 +484,9 @@ impl WeCom {
                     failures = 0;
                     tracing::info!(bot_id = %self.cfg.bot_id, "WeCom subscribed");
                     self.set_state(State::Subscribed);
-                    // Answers need the live connection: after it is up.
-                    for item in leftovers.take().unwrap_or_default() {
-                        workers.dispatch(item);
-                    }
-                    self.session(ws, early, &inbox, &mut workers, &stop).await
+                    let left = leftovers.take().unwrap_or_default();
+                    self.session(ws, early, left, &inbox, &mut workers, &stop)
+                        .await
                 }
                 Ok(None) => End::Stopped,
                 Err(e @ WeComError::Rejected { .. }) => break Err(e.into()),
@@ -590,6 +589,7 @@ impl WeCom {
         &self,
         ws: Ws,
         early: Vec<Frame>,
+        leftovers: Vec<Item>,
         inbox: &Inbox,
         workers: &mut Workers,
         stop: &Stop,
@@ -598,6 +598,10 @@ impl WeCom {
         let (out, mut rx) = mpsc::unbounded_channel();
         let id = self.seq.fetch_add(1, Ordering::Relaxed);
         *lock(&self.live) = Some(Live { id, out });
+        // Answers need the live connection: handed out once it is up.
+        for item in leftovers {
+            workers.dispatch(item);
+        }
         let mut ticker = tokio::time::interval(self.opts.ping_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is immediate; the first ping goes a period later.
@@ -1127,16 +1131,31 @@ async fn answer(
     let text = crate::render::plain_output(out);
     let parts = crate::text::split_text(&text, MAX_CONTENT_BYTES, str::len);
     for (i, part) in parts.iter().enumerate() {
-        let r = if i == 0 {
-            match wecom.respond(req_id, chat.id(), part, stop).await {
-                Err(SendError::Refused(e)) => {
-                    tracing::info!(error = %e, "WeCom refused the answer to its callback; pushing it instead");
-                    wecom.send_markdown(chat.id(), part, stop).await
+        let mut tries = 0;
+        let r = loop {
+            let r = if i == 0 {
+                match wecom.respond(req_id, chat.id(), part, stop).await {
+                    Err(SendError::Refused(e)) => {
+                        tracing::info!(error = %e, "WeCom refused the answer to its callback; pushing it instead");
+                        wecom.send_markdown(chat.id(), part, stop).await
+                    }
+                    r => r,
                 }
-                r => r,
+            } else {
+                wecom.send_markdown(chat.id(), part, stop).await
+            };
+            // Certainly not sent (no connection, busy): try again shortly,
+            // on the next connection if need be.
+            match r {
+                Err(SendError::Transient(_)) if tries < ANSWER_RETRIES => {
+                    let wait = wecom.opts.backoff.nth(tries);
+                    tries += 1;
+                    if stop.sleep(wait).await {
+                        return Err(HandleError::Stopping);
+                    }
+                }
+                r => break r,
             }
-        } else {
-            wecom.send_markdown(chat.id(), part, stop).await
         };
         match r {
             Ok(()) => {}

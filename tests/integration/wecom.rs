@@ -42,6 +42,8 @@ struct FakeState {
     ignore_pings: bool,
     /// Sent once, right before the answer to a subscription.
     before_subscribed: Vec<Value>,
+    /// errcodes answered to the next aibot_respond_msg frames, in order.
+    respond_errcodes: std::collections::VecDeque<i64>,
 }
 
 /// A fake of WeCom's long-connection server.
@@ -180,6 +182,9 @@ async fn connection(tcp: tokio::net::TcpStream, state: Arc<Mutex<FakeState>>) {
                             if !req_id.as_str().is_some_and(|r| delivered.contains(r)) =>
                         {
                             846_605
+                        }
+                        Some("aibot_respond_msg") if !st.respond_errcodes.is_empty() => {
+                            st.respond_errcodes.pop_front().unwrap_or(0)
                         }
                         Some("ping") if st.ignore_pings => continue,
                         _ => 0,
@@ -778,4 +783,25 @@ async fn a_callback_before_the_subscription_answer_is_kept() {
     let r = client.check(Duration::ZERO).await.unwrap();
     assert!(r.ping_answered, "{r:?}");
     assert_eq!(r.seen, ["aibot_event_callback (enter_chat)"], "{r:?}");
+}
+
+/// WeCom busy (-1) on an answer: certainly not shown, so it is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_wecom_was_too_busy_for_is_sent_again() {
+    let h = Harness::start_prepared(Options::default(), false, |f, _| {
+        f.st().respond_errcodes = [-1].into();
+    })
+    .await;
+    h.fake
+        .push(private_text("BUSY-1", "BM-1", TEACHER, "每年要多少学时"));
+    let tries = h.fake.wait_sent("aibot_respond_msg", 2, 20).await;
+    assert!(
+        tries.iter().all(|f| f["headers"]["req_id"] == "BUSY-1"),
+        "{tries:?}"
+    );
+    assert_eq!(
+        tries[0]["body"]["stream"]["content"],
+        tries[1]["body"]["stream"]["content"]
+    );
+    h.stop().await;
 }
