@@ -520,7 +520,10 @@ pub fn wecom(s: &Settings, command: &WecomCommand) -> Result<ExitCode> {
             for f in &r.seen {
                 println!("seen: {f}");
             }
-            println!("closed. A running `serve` for this bot was taken over: restart it.");
+            println!(
+                "closed. WeCom keeps one connection per bot: a `serve` running for this bot \
+                 was taken over by this check; restart it."
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

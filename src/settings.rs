@@ -79,6 +79,7 @@ pub enum Command {
     /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
+    /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET).
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]
