@@ -3,7 +3,7 @@
 //! tokio-tungstenite server that speaks the frames of the official SDK,
 //! WecomTeam/aibot-node-sdk).
 
-use jxjy_bot::clock::{ManualClock, Stop};
+use jxjy_bot::clock::{Clock, ManualClock, Stop};
 use jxjy_bot::conversation::Conversation;
 use jxjy_bot::delivery::{Address, SendError, Sender};
 use jxjy_bot::identity::Identity;
@@ -262,6 +262,8 @@ struct Harness {
     fake: FakeWeCom,
     client: Arc<WeCom>,
     app: Arc<App>,
+    /// The bot's clock; the rate limiter's waits move it.
+    clock: Arc<ManualClock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -309,7 +311,7 @@ impl Harness {
             config(&fake.url(), SECRET),
             opts,
             clock.clone(),
-            Arc::new(clock),
+            Arc::new(clock.clone()),
         ));
         let outbox = jxjy_bot::delivery::Outbox {
             wecom: Some(client.clone()),
@@ -336,6 +338,7 @@ impl Harness {
             fake,
             client,
             app,
+            clock,
             stop: Some(tx),
             task,
             _dir: dir,
@@ -548,6 +551,60 @@ async fn remind_on_then_the_due_reminder_is_pushed() {
     assert_eq!(body["msgtype"], "markdown", "{body}");
     let text = body["markdown"]["content"].as_str().unwrap_or("");
     assert!(text.contains("还剩11天"), "{text}");
+    // A group's reminders, turned on by a configured admin, go to its chatid.
+    h.fake.push(group_text(
+        "RM-2",
+        "RMM-2",
+        ADMIN,
+        "@继续教育小助手 提醒 开",
+    ));
+    assert!(h.fake.answer_to("RM-2").await.contains("提醒已开启"));
+    let pushed = h.fake.wait_sent("aibot_send_msg", 2, 20).await;
+    let to_group: Vec<&Value> = pushed
+        .iter()
+        .filter(|f| f["body"]["chatid"] == GROUP)
+        .collect();
+    assert_eq!(to_group.len(), 1, "{pushed:?}");
+    let text = to_group[0]["body"]["markdown"]["content"]
+        .as_str()
+        .unwrap_or("");
+    assert!(text.contains("还剩11天"), "{text}");
+    // Checks went on meanwhile: the teacher's reminder was not sent again.
+    let to_teacher = h
+        .fake
+        .sent("aibot_send_msg")
+        .iter()
+        .filter(|f| f["body"]["chatid"] == TEACHER)
+        .count();
+    assert_eq!(to_teacher, 1);
+    h.stop().await;
+}
+
+/// Our side of the limits: 20 messages a minute per chat; the 21st waits
+/// for the window (the manual clock moves instead of the test waiting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_a_minute_per_chat_are_kept_on_our_side() {
+    let h = Harness::start().await;
+    let to = Address::Chat {
+        chat: wecom(TEACHER),
+        kind: ChatKind::Private,
+    };
+    let t0 = h.clock.now();
+    for _ in 0..20 {
+        h.client.send(&to, "x", &Stop::never()).await.unwrap();
+    }
+    let after_20 = h.clock.now();
+    h.client.send(&to, "x", &Stop::never()).await.unwrap();
+    assert!(
+        after_20 - t0 < chrono::Duration::seconds(60),
+        "{t0} {after_20}"
+    );
+    assert!(
+        h.clock.now() - t0 >= chrono::Duration::seconds(60),
+        "{t0} {}",
+        h.clock.now()
+    );
+    assert_eq!(h.fake.sent("aibot_send_msg").len(), 21);
     h.stop().await;
 }
 
