@@ -462,8 +462,6 @@ async fn pings_are_sent_every_interval() {
     let h = Harness::start_with(opts, false).await;
     let pings = h.fake.wait_sent("ping", 3, 20).await;
     assert!(pings.iter().all(|p| p["headers"]["req_id"].is_string()));
-    // Answered pings keep the connection: still the first one.
-    assert_eq!(h.fake.st().connections, 1);
     h.stop().await;
 }
 
