@@ -119,10 +119,13 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram and DingTalk today; the terminal never (nobody is there to be
-/// reminded).
+/// Telegram, DingTalk and WeCom; the terminal never (nobody is there to
+/// be reminded).
 pub fn deliverable(channel: Channel) -> bool {
-    matches!(channel, Channel::Telegram | Channel::DingTalk)
+    matches!(
+        channel,
+        Channel::Telegram | Channel::DingTalk | Channel::WeCom
+    )
 }
 
 /// A second unknown outcome gives the key up (at most two copies).
@@ -469,10 +472,17 @@ pub struct Outbox {
     pub telegram: Option<std::sync::Arc<crate::telegram::Telegram>>,
     pub robots: Option<crate::webhook::Robots>,
     pub dingtalk: Option<std::sync::Arc<crate::dingtalk::DingTalk>>,
+    /// WeCom users and groups, through the bot's live long connection.
+    pub wecom: Option<std::sync::Arc<crate::wecom::WeCom>>,
 }
 
 impl Sender for Outbox {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
+        if let (Address::Chat { chat, .. }, Some(w)) = (to, &self.wecom)
+            && chat.channel() == Channel::WeCom
+        {
+            return w.send(to, text, stop).await;
+        }
         match (to, &self.telegram, &self.robots) {
             (Address::Chat { chat, .. }, Some(t), _) if chat.channel() == Channel::Telegram => {
                 t.send(to, text, stop).await
@@ -493,6 +503,7 @@ impl Sender for Outbox {
             && match channel {
                 Channel::Telegram => self.telegram.is_some(),
                 Channel::DingTalk => self.dingtalk.is_some(),
+                Channel::WeCom => self.wecom.is_some(),
                 _ => false,
             }
     }

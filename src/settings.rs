@@ -79,7 +79,8 @@ pub enum Command {
     /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
-    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET).
+    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET);
+    /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET).
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]
@@ -104,6 +105,11 @@ pub enum Command {
     Dingtalk {
         #[command(subcommand)]
         command: DingtalkCommand,
+    },
+    /// The WeCom 智能机器人 ([wecom] in jxjy.toml, secret in WECOM_BOT_SECRET).
+    Wecom {
+        #[command(subcommand)]
+        command: WecomCommand,
     },
     /// Deadline reminders.
     Remind {
@@ -144,6 +150,18 @@ pub enum DingtalkCommand {
     /// Get an access token, open the stream connection, print what DingTalk
     /// answers (credentials OK or the error), close it and exit.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WecomCommand {
+    /// Connect, subscribe with the bot id and secret, print what WeCom
+    /// answers and sends for a few seconds, and exit. WeCom keeps one
+    /// connection per bot: this takes the bot over from a running `serve`.
+    Check {
+        /// Seconds to listen after subscribing.
+        #[arg(long, default_value_t = 3)]
+        listen: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +237,8 @@ pub enum SettingsError {
     School(#[from] crate::config::ConfigError),
     #[error(transparent)]
     DingTalk(#[from] crate::dingtalk::ConfigError),
+    #[error(transparent)]
+    WeCom(#[from] crate::wecom::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -243,6 +263,8 @@ pub struct SchoolConfig {
     pub webhooks: Vec<webhook::Target>,
     /// The DingTalk robot, when `[dingtalk]` is configured.
     pub dingtalk: Option<crate::dingtalk::Config>,
+    /// The WeCom bot channel (`[wecom]`), if configured.
+    pub wecom: Option<crate::wecom::Config>,
 }
 
 /// A non-empty environment variable.
@@ -310,6 +332,7 @@ impl Settings {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
                 dingtalk: crate::dingtalk::load_config(path)?,
+                wecom: crate::wecom::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }
