@@ -383,6 +383,7 @@ pub async fn run(
     let outbox = Outbox {
         telegram: Some(tg.clone()),
         robots: crate::service::robots(&app),
+        ..Default::default()
     };
     let service = crate::service::Options {
         reminders: opts.reminders,

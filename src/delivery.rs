@@ -119,9 +119,9 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram today; the terminal never (nobody is there to be reminded).
+/// Telegram and Feishu; the terminal never (nobody is there to be reminded).
 pub fn deliverable(channel: Channel) -> bool {
-    channel == Channel::Telegram
+    matches!(channel, Channel::Telegram | Channel::Feishu)
 }
 
 /// A second unknown outcome gives the key up (at most two copies).
@@ -467,10 +467,17 @@ fn give_up(store: &Store, to: &Address) -> Result<(), StoreError> {
 pub struct Outbox {
     pub telegram: Option<std::sync::Arc<crate::telegram::Telegram>>,
     pub robots: Option<crate::webhook::Robots>,
+    /// Feishu users and groups, when the Feishu bot is configured.
+    pub feishu: Option<std::sync::Arc<crate::feishu::api::Api>>,
 }
 
 impl Sender for Outbox {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
+        if let (Address::Chat { chat, .. }, Some(f)) = (to, &self.feishu)
+            && chat.channel() == Channel::Feishu
+        {
+            return f.send(to, text, stop).await;
+        }
         match (to, &self.telegram, &self.robots) {
             (Address::Chat { chat, .. }, Some(t), _) if chat.channel() == Channel::Telegram => {
                 t.send(to, text, stop).await
@@ -481,7 +488,11 @@ impl Sender for Outbox {
     }
 
     fn serves(&self, channel: Channel) -> bool {
-        deliverable(channel) && self.telegram.is_some()
+        deliverable(channel)
+            && match channel {
+                Channel::Feishu => self.feishu.is_some(),
+                _ => self.telegram.is_some(),
+            }
     }
 
     fn robots(&self) -> Vec<String> {

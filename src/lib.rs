@@ -51,6 +51,11 @@
 //! - [`bot`]: the Telegram front end: updates to the core and its replies
 //!   back (inline keyboards), the update loop over the inbox.
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
+//! - [`http`]: the HTTP listener of `serve` (axum): the callback channels'
+//!   routes on one address, `/healthz`.
+//! - [`feishu`]: the Feishu front end: the event callback (signature,
+//!   decryption, token), messages through the inbox to the core, replies
+//!   and reminders through the open API.
 //! - [`error`]: typed errors of the library.
 //!
 //! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
@@ -65,6 +70,8 @@ pub mod conversation;
 pub mod delivery;
 pub mod dialogue;
 pub mod error;
+pub mod feishu;
+pub mod http;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;

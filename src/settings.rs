@@ -99,6 +99,11 @@ pub enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// The Feishu bot ([feishu] in jxjy.toml, secrets in FEISHU_* variables).
+    Feishu {
+        #[command(subcommand)]
+        command: FeishuCommand,
+    },
     /// Deadline reminders.
     Remind {
         #[command(subcommand)]
@@ -131,6 +136,13 @@ pub enum WebhookCommand {
         /// The target's name in the config file.
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeishuCommand {
+    /// Get a tenant_access_token, ask Feishu who the bot is, print what it
+    /// sees (or the error) and exit.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +215,10 @@ pub enum SettingsError {
     Webhooks(#[from] webhook::ConfigError),
     #[error(transparent)]
     School(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Http(#[from] crate::http::ConfigError),
+    #[error(transparent)]
+    Feishu(#[from] crate::feishu::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -225,6 +241,10 @@ pub struct Settings {
 pub struct SchoolConfig {
     pub contacts: Contacts,
     pub webhooks: Vec<webhook::Target>,
+    /// The HTTP listener of callback channels (`[http]`).
+    pub http: crate::http::HttpConfig,
+    /// The Feishu bot (`[feishu]`, secrets from the environment).
+    pub feishu: Option<crate::feishu::Config>,
 }
 
 /// A non-empty environment variable.
@@ -291,6 +311,8 @@ impl Settings {
             Some(path) => Ok(SchoolConfig {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
+                http: crate::http::load_config(path)?,
+                feishu: crate::feishu::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }

@@ -57,6 +57,7 @@ fn telegram(api: &FakeApi) -> Outbox {
     Outbox {
         telegram: Some(Arc::new(tg)),
         robots: None,
+        ..Default::default()
     }
 }
 
@@ -203,6 +204,7 @@ fn robots(targets: Vec<Target>, timeout: Duration) -> Outbox {
             client: Arc::new(client),
             targets,
         }),
+        ..Default::default()
     }
 }
 

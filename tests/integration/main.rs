@@ -7,6 +7,7 @@ mod crash;
 mod delivery;
 mod eval;
 mod fake_api;
+mod feishu;
 mod kb_check;
 mod newyear;
 mod reminders;
