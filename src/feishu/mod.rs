@@ -181,6 +181,10 @@ pub struct Feishu {
     me: tokio::sync::Mutex<Option<String>>,
 }
 
+/// How long a message in hand may take to be answered after the stop
+/// signal.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Most chats whose last choices are kept (a number typed after they are
 /// dropped is read as a question).
 const CHOICES_KEPT: usize = 10_000;
@@ -364,7 +368,17 @@ impl Feishu {
                 if stop.is_set() {
                     return Ok(());
                 }
-                if let Err(Stopping) = self.process(&item, &stop).await {
+                // On the stop signal a message in hand gets GRACE to be
+                // answered; past that it stays stored for the next start.
+                let cut = async {
+                    stop.wait().await;
+                    tokio::time::sleep(GRACE).await;
+                };
+                let done = tokio::select! {
+                    r = self.process(&item, &stop) => r,
+                    _ = cut => Err(Stopping),
+                };
+                if let Err(Stopping) = done {
                     return Ok(());
                 }
                 self.inbox.done(&item)?;

@@ -13,7 +13,6 @@ use jxjy_bot::inbox::Inbox;
 use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders::Schedule;
 use jxjy_bot::service::App;
-use jxjy_bot::store::Store;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,11 +114,15 @@ impl Harness {
     }
 
     async fn start_with(api: MockServer) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+        Harness::start_in(api, tempfile::tempdir().unwrap()).await
+    }
+
+    /// On the data directory `dir` (kept by the harness).
+    async fn start_in(api: MockServer, dir: tempfile::TempDir) -> Harness {
         let clock = Arc::new(ManualClock::new(crate::at("2024-12-20T10:00:00+08:00")));
         let live =
             LiveKb::load(&crate::shipped_kb_dir(), Default::default(), clock.clone()).unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = crate::reopen(dir.path());
         let core = Conversation::new(
             Arc::new(live),
             Some(store.clone()),
@@ -175,12 +178,14 @@ impl Harness {
         }
     }
 
-    async fn stop(mut self) {
+    /// Stop as on SIGTERM; the data directory is handed back.
+    async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        let r = tokio::time::timeout(Duration::from_secs(20), self.task).await;
+        let r = tokio::time::timeout(Duration::from_secs(60), self.task).await;
         assert!(matches!(r, Ok(Ok(Ok(())))), "did not stop cleanly: {r:?}");
+        self._dir
     }
 
     /// POST `body` as is, with these headers.
@@ -356,6 +361,60 @@ async fn a_question_is_acknowledged_then_answered_by_reply_with_a_token_and_uuid
     assert_eq!(bearer(&r[0]), "Bearer tenant-token-1-x");
     // The feedback buttons became numbered choices in the text.
     assert!(text.contains("[1]"), "{text}");
+    h.stop().await;
+}
+
+/// The 200 does not wait for the answer: with the reply endpoint hanging,
+/// the callback is still acknowledged. Stopped then, the message stays
+/// stored, and the next start answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_before_answering_and_answered_after_a_restart() {
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/open-apis/auth/v3/tenant_access_token/internal"))
+        .respond_with(Tokens(Arc::new(AtomicUsize::new(0))))
+        .mount(&slow)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/reply$"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+        .mount(&slow)
+        .await;
+    let h = Harness::start_with(slow).await;
+    let ev = message(
+        "om_slow",
+        TEACHER,
+        TEACHER_CHAT,
+        "p2p",
+        "咨询电话多少",
+        json!([]),
+    );
+    let (status, _) = h.post(&ev).await;
+    assert_eq!(status, 200);
+    // The answer is on its way (and hangs) when the service is stopped.
+    assert_eq!(
+        h.replies("om_slow", 1).await.len(),
+        1,
+        "the reply was tried"
+    );
+    let dir = h.stop().await;
+    let store = crate::reopen(dir.path());
+    assert_eq!(
+        Inbox::open(&store, feishu::CHANNEL)
+            .unwrap()
+            .pending_count(),
+        1,
+        "still stored, not answered"
+    );
+    drop(store);
+    let h = Harness::start_in(fake_api().await, dir).await;
+    let r = h.replies("om_slow", 1).await;
+    assert_eq!(r.len(), 1);
+    assert!(
+        reply_text(&r[0]).contains("0791-12333"),
+        "{}",
+        reply_text(&r[0])
+    );
     h.stop().await;
 }
 
