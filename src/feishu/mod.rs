@@ -415,6 +415,8 @@ impl Feishu {
         let Some(msg) = self.incoming(&ev, item).await else {
             return Ok(());
         };
+        // Who wrote where: how an admin finds the open_id for JXJY_ADMINS.
+        tracing::debug!(chat = %msg.chat, user = ?msg.user.as_ref().map(ToString::to_string), "Feishu message");
         let out = match self.app.core.handle(&msg, &NoAdminInfo).await {
             Ok(o) => o,
             Err(e) => {

@@ -236,6 +236,11 @@ impl Harness {
 
     /// Ask in a private chat and return the reply's text.
     async fn ask(&self, message_id: &str, text: &str) -> String {
+        self.ask_until(message_id, text, 1).await
+    }
+
+    /// Ask, and wait for `n` reply requests (the last one's text).
+    async fn ask_until(&self, message_id: &str, text: &str, n: usize) -> String {
         let (status, _) = self
             .post(&message(
                 message_id,
@@ -247,9 +252,9 @@ impl Harness {
             ))
             .await;
         assert_eq!(status, 200);
-        let r = self.replies(message_id, 1).await;
-        assert_eq!(r.len(), 1, "one reply to {message_id}");
-        reply_text(&r[0])
+        let r = self.replies(message_id, n).await;
+        assert_eq!(r.len(), n, "replies to {message_id}");
+        reply_text(&r[n - 1])
     }
 }
 
@@ -482,6 +487,27 @@ async fn the_token_is_cached_and_fetched_again_before_it_expires() {
     assert_eq!(bearer(&r[0]), "Bearer tenant-token-2-x");
     let r = h.replies("om_t2", 1).await;
     assert_eq!(bearer(&r[0]), "Bearer tenant-token-1-x");
+    // Feishu calls the token invalid once: a new one, and the reply again.
+    Mock::given(method("POST"))
+        .and(path("/open-apis/im/v1/messages/om_t4/reply"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"code": 99991663, "msg": "Invalid access token"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.api)
+        .await;
+    h.ask_until("om_t4", "咨询电话多少", 2).await;
+    assert_eq!(h.requests(tokens).await.len(), 3);
+    let r = h.replies("om_t4", 2).await;
+    assert_eq!(bearer(&r[0]), "Bearer tenant-token-2-x");
+    assert_eq!(bearer(&r[1]), "Bearer tenant-token-3-x");
+    assert_eq!(
+        body_of(&r[0])["uuid"],
+        body_of(&r[1])["uuid"],
+        "the same message"
+    );
     h.stop().await;
 }
 
@@ -646,10 +672,9 @@ async fn remind_on_then_the_due_reminder_is_sent_to_the_user_and_the_group() {
     );
     assert_eq!(h.post(&not_admin).await.0, 200);
     let r = h.replies("om_r2", 1).await;
-    assert!(
-        !reply_text(&r[0]).contains("提醒已开启"),
-        "{}",
-        reply_text(&r[0])
+    assert_eq!(
+        reply_text(&r[0]),
+        jxjy_bot::conversation::texts::REMIND_ADMINS_ONLY
     );
     let admin = message(
         "om_r3",
@@ -824,9 +849,10 @@ async fn serve_with_only_feishu_answers_a_callback() {
     let log = child.log();
     assert!(exit.success(), "{exit:?}\n{log}");
     assert!(
-        log.contains("\"feishu\"") && log.contains("stopped"),
+        log.contains(r#"channels=["feishu", "http"]"#) && log.contains("stopped"),
         "{log}"
     );
+    assert!(log.contains("user=Some(\"feishu:ou_teacher_42\")"), "{log}");
     for secret in [APP_SECRET, VERIFY_TOKEN, ENCRYPT_KEY, "tenant-token-1-x"] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
@@ -870,4 +896,90 @@ async fn feishu_check_reports_the_bot_or_the_rejected_credentials() {
         .unwrap();
     assert!(!none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("[feishu]"));
+}
+
+/// Feishu's refusals as the delivery path sees them: a bot removed from
+/// the group (230002) stops that group's reminders; rejected app
+/// credentials stop the run with that message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_removed_the_bot_and_rejected_credentials() {
+    use jxjy_bot::store::{ChatKind, Store, Subscription};
+    let now = crate::at("2024-12-24T09:30:00+08:00");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .put_subscriptions(&[Subscription {
+            chat: fs(GROUP),
+            kind: ChatKind::Group,
+            active: true,
+        }])
+        .unwrap();
+    let removed = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/open-apis/auth/v3/tenant_access_token/internal"))
+        .respond_with(Tokens(Arc::new(AtomicUsize::new(0))))
+        .mount(&removed)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/open-apis/im/v1/messages"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(
+                json!({"code": 230002, "msg": "Bot/User can NOT be out of the chat."}),
+            ),
+        )
+        .mount(&removed)
+        .await;
+    let clock = Arc::new(ManualClock::new(now));
+    let outbox = |api: &MockServer| Outbox {
+        feishu: Some(Arc::new(
+            feishu::api(&config(api), clock.clone(), Arc::new(clock.clone())).unwrap(),
+        )),
+        ..Default::default()
+    };
+    let facts = &crate::responder().kb().facts;
+    let run = |o: Outbox| {
+        let store = store.clone();
+        async move {
+            deliver_due(
+                &store,
+                facts,
+                &Schedule::default(),
+                now,
+                &o,
+                &Options::batch(16),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let report = run(outbox(&removed)).await;
+    assert_eq!((report.sent, report.blocked), (0, 1), "{report:?}");
+    let sub = store.subscription(&fs(GROUP)).unwrap();
+    assert!(sub.is_some_and(|s| !s.active), "the group's reminders stop");
+    // Active again, and the app's secret rejected: nothing sent, the run
+    // says why.
+    store
+        .put_subscriptions(&[Subscription {
+            chat: fs("oc_other_group"),
+            kind: ChatKind::Group,
+            active: true,
+        }])
+        .unwrap();
+    let rejected = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/open-apis/auth/v3/tenant_access_token/internal"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"code": 10014, "msg": "app secret invalid"})),
+        )
+        .mount(&rejected)
+        .await;
+    let report = run(outbox(&rejected)).await;
+    assert_eq!(report.sent, 0, "{report:?}");
+    let fatal = report.fatal.unwrap_or_default();
+    assert!(
+        fatal.contains("10014") && fatal.contains("FEISHU_APP_SECRET"),
+        "{fatal}"
+    );
+    assert!(!fatal.contains(APP_SECRET), "{fatal}");
 }
