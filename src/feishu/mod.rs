@@ -7,8 +7,9 @@
 //! [`Inbox`] under its `message_id` and answered 200 at once (Feishu wants
 //! 200 within 3 s and resends otherwise, for up to 7.1 hours: a resend is
 //! stored once, so answered once). A worker hands stored messages to the
-//! conversation core and replies through the open API ([`api`]) with a
-//! `tenant_access_token`, quoting the asker's message.
+//! conversation core (a chat's in order, several chats at once) and
+//! replies through the open API ([`api`]) with a `tenant_access_token`,
+//! quoting the asker's message.
 //!
 //! In groups the bot answers only when @-mentioned (the `@_user_N`
 //! placeholder is removed). Buttons become numbered choices in the text
@@ -44,7 +45,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -184,6 +185,21 @@ pub struct Feishu {
 /// How long a message in hand may take to be answered after the stop
 /// signal.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Messages answered at once, each of another chat.
+const CONCURRENT: usize = 16;
+
+/// A finished task's outcome.
+fn joined(r: Result<Result<(), StoreError>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    match r {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(anyhow::anyhow!("a Feishu answer task failed: {e}")),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Most chats whose last choices are kept (a number typed after they are
 /// dropped is read as a question).
@@ -342,8 +358,10 @@ impl Feishu {
         }
     }
 
-    /// Answer stored messages in arrival order until stopped; one stopped
-    /// halfway stays stored for the next start.
+    /// Answer stored messages until stopped: a chat's in arrival order,
+    /// up to [`CONCURRENT`] chats at once (a reply that hangs holds up
+    /// only its own chat). On the stop signal nothing more is started and
+    /// the messages in hand finish (or stay stored for the next start).
     async fn work(self: Arc<Self>, stop: Stop) -> anyhow::Result<()> {
         let pending = self.inbox.pending_count();
         if pending > 0 {
@@ -352,37 +370,76 @@ impl Feishu {
                 "Feishu messages left from the last run are answered first"
             );
         }
-        loop {
+        // Chats with a message in hand.
+        let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let mut tasks: tokio::task::JoinSet<Result<(), StoreError>> = tokio::task::JoinSet::new();
+        let result = 'run: loop {
+            while let Some(r) = tasks.try_join_next() {
+                if let Err(e) = joined(r) {
+                    break 'run Err(e);
+                }
+            }
             if stop.is_set() {
-                return Ok(());
+                break Ok(());
             }
-            let batch = self.inbox.pending(None, 32)?;
-            if batch.is_empty() {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = stop.wait() => return Ok(()),
+            let pending = match self.inbox.pending(None, 1024) {
+                Ok(p) => p,
+                Err(e) => break Err(e.into()),
+            };
+            for item in pending {
+                if tasks.len() >= CONCURRENT {
+                    break;
                 }
-                continue;
+                let chat = item
+                    .payload
+                    .pointer("/message/chat_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&item.id)
+                    .to_string();
+                // Its chat's earlier message is in hand: this one waits.
+                if !lock(&busy).insert(chat.clone()) {
+                    continue;
+                }
+                let (ch, busy, stop) = (self.clone(), busy.clone(), stop.clone());
+                tasks.spawn(async move {
+                    let r = ch.answer(&item, &stop).await;
+                    // A chat whose message could not be marked done stays
+                    // busy: it must not be answered twice before the
+                    // service stops on that error.
+                    if r.is_ok() {
+                        lock(&busy).remove(&chat);
+                    }
+                    ch.wake.notify_one();
+                    r
+                });
             }
-            for item in batch {
-                if stop.is_set() {
-                    return Ok(());
-                }
-                // On the stop signal a message in hand gets GRACE to be
-                // answered; past that it stays stored for the next start.
-                let cut = async {
-                    stop.wait().await;
-                    tokio::time::sleep(GRACE).await;
-                };
-                let done = tokio::select! {
-                    r = self.process(&item, &stop) => r,
-                    _ = cut => Err(Stopping),
-                };
-                if let Err(Stopping) = done {
-                    return Ok(());
-                }
-                self.inbox.done(&item)?;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = stop.wait() => {}
             }
+        };
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = joined(r) {
+                tracing::error!(error = %format!("{e:#}"), "a Feishu message could not be finished");
+            }
+        }
+        result
+    }
+
+    /// One message answered and marked done; stopped halfway (past
+    /// [`GRACE`] after the stop signal) it stays stored.
+    async fn answer(&self, item: &Item, stop: &Stop) -> Result<(), StoreError> {
+        let cut = async {
+            stop.wait().await;
+            tokio::time::sleep(GRACE).await;
+        };
+        let answered = tokio::select! {
+            r = self.process(item, stop) => r,
+            _ = cut => Err(Stopping),
+        };
+        match answered {
+            Ok(()) => self.inbox.done(item),
+            Err(Stopping) => Ok(()),
         }
     }
 

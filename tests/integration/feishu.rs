@@ -983,3 +983,40 @@ async fn a_group_that_removed_the_bot_and_rejected_credentials() {
     );
     assert!(!fatal.contains(APP_SECRET), "{fatal}");
 }
+
+/// A reply that hangs holds up its own chat only: another chat's question
+/// is answered meanwhile (the first is still stored, not done).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_reply_holds_up_only_its_own_chat() {
+    let api = fake_api().await;
+    Mock::given(method("POST"))
+        .and(path("/open-apis/im/v1/messages/om_stuck/reply"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+        .with_priority(1)
+        .mount(&api)
+        .await;
+    let h = Harness::start_with(api).await;
+    let stuck = message(
+        "om_stuck",
+        TEACHER,
+        TEACHER_CHAT,
+        "p2p",
+        "咨询电话多少",
+        json!([]),
+    );
+    assert_eq!(h.post(&stuck).await.0, 200);
+    assert_eq!(h.replies("om_stuck", 1).await.len(), 1, "its reply hangs");
+    let other = message(
+        "om_free",
+        ADMIN,
+        "oc_p2p_admin",
+        "p2p",
+        "咨询电话多少",
+        json!([]),
+    );
+    assert_eq!(h.post(&other).await.0, 200);
+    assert_eq!(h.replies("om_free", 1).await.len(), 1);
+    let inbox = Inbox::open(&h.app.store, feishu::CHANNEL).unwrap();
+    assert!(inbox.pending_count() >= 1, "the hanging one is not done");
+    h.stop().await;
+}
