@@ -14,8 +14,12 @@
 
 use crate::service::Front;
 use serde::Deserialize;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::Path;
+
+/// How long requests in progress may take after the stop signal.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The health check's path.
 pub const HEALTHZ: &str = "/healthz";
@@ -108,9 +112,20 @@ pub fn front(listener: std::net::TcpListener, routes: Vec<axum::Router>) -> Fron
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 let addr = listener.local_addr()?;
                 tracing::info!(%addr, "HTTP listener ready");
-                axum::serve(listener, router(routes))
-                    .with_graceful_shutdown(async move { stop.wait().await })
-                    .await?;
+                let signal = stop.clone();
+                let serve = axum::serve(listener, router(routes))
+                    .with_graceful_shutdown(async move { signal.wait().await })
+                    .into_future();
+                // Requests in progress finish; a client that holds its
+                // connection open does not hold up the stop past GRACE.
+                let cut = async {
+                    stop.wait().await;
+                    tokio::time::sleep(GRACE).await;
+                };
+                tokio::select! {
+                    r = serve => r?,
+                    _ = cut => tracing::warn!("HTTP connections still open after {GRACE:?}; closed"),
+                }
                 Ok(())
             })
         }),

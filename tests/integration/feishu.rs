@@ -652,7 +652,17 @@ async fn healthz_answers_ok() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.text().await.unwrap(), "ok");
+    // A client that sends half a request and holds on does not hold up
+    // the stop for good.
+    use tokio::io::AsyncWriteExt;
+    let mut half = tokio::net::TcpStream::connect(h.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    half.write_all(b"POST /feishu/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
     h.stop().await;
+    drop(half);
 }
 
 /// `/remind on` privately and (by a configured admin) in a group, then
