@@ -1030,3 +1030,57 @@ async fn a_hanging_reply_holds_up_only_its_own_chat() {
     assert!(inbox.pending_count() >= 1, "the hanging one is not done");
     h.stop().await;
 }
+
+/// `remind send` reaches Feishu subscribers too, with no Telegram token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remind_send_reaches_feishu_users() {
+    use jxjy_bot::store::{ChatKind, Store, Subscription};
+    let api = fake_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &api);
+    let data = dir.path().join("data");
+    {
+        let s = Store::open(&data).unwrap();
+        s.put_subscriptions(&[Subscription {
+            chat: fs(TEACHER),
+            kind: ChatKind::Private,
+            active: true,
+        }])
+        .unwrap();
+        s.flush().unwrap();
+    }
+    let mut cmd = std::process::Command::new(crate::bin());
+    cmd.args([
+        "remind",
+        "send",
+        "--at",
+        "2024-12-24T09:00+08:00",
+        "--config",
+    ])
+    .arg(&config)
+    .arg("--data-dir")
+    .arg(&data);
+    with_secrets(&mut cmd, APP_SECRET);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("sent 1,"), "{stdout}");
+    let sent: Vec<Request> = api
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/open-apis/im/v1/messages")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(body_of(&sent[0])["receive_id"], TEACHER);
+    assert!(
+        reply_text(&sent[0]).contains("90学时"),
+        "{}",
+        reply_text(&sent[0])
+    );
+}
