@@ -10,7 +10,8 @@ use jxjy_bot::dialogue::Responder;
 use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders;
 use jxjy_bot::settings::{
-    DingtalkCommand, KbCommand, RemindCommand, Settings, WebhookCommand, WecomCommand,
+    DingtalkCommand, FeishuCommand, KbCommand, RemindCommand, Settings, WebhookCommand,
+    WecomCommand,
 };
 use jxjy_bot::store::Store;
 use jxjy_bot::webhook;
@@ -73,7 +74,12 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     };
     let config = s.config()?;
     let ding = dingtalk_client(s, config.dingtalk.clone())?;
-    if tg.is_none() && config.webhooks.is_empty() && ding.is_none() && config.wecom.is_none() {
+    if tg.is_none()
+        && config.webhooks.is_empty()
+        && ding.is_none()
+        && config.wecom.is_none()
+        && config.feishu.is_none()
+    {
         anyhow::bail!(
             "nothing to serve: set TELOXIDE_TOKEN for Telegram, or configure a channel or \
              group robots in jxjy.toml (--config); `jxjy-bot chat` opens the bot in the terminal"
@@ -94,11 +100,16 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         store,
         webhooks: config.webhooks,
     });
+    let feishu = match &config.feishu {
+        Some(c) => Some(Arc::new(feishu_api(s, c)?)),
+        None => None,
+    };
     let outbox = Outbox {
         telegram: tg.clone(),
         robots: jxjy_bot::service::robots(&app),
         dingtalk: ding.clone(),
         wecom: wecom.clone(),
+        feishu: feishu.clone(),
     };
     let mut fronts = Vec::new();
     if let Some(tg) = tg {
@@ -113,6 +124,19 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     }
     if let Some(w) = wecom {
         fronts.push(jxjy_bot::wecom::front(w, app.clone()));
+    }
+    // Channels called back over HTTP add their routes to one listener.
+    let mut routes = Vec::new();
+    if let (Some(api), Some(c)) = (feishu, &config.feishu) {
+        let (route, front) = jxjy_bot::feishu::channel(app.clone(), api, c)?;
+        routes.push(route);
+        fronts.push(front);
+    }
+    if !routes.is_empty() {
+        let addr = config.http.listen;
+        let listener = jxjy_bot::http::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} ([http] listen in jxjy.toml)"))?;
+        fronts.push(jxjy_bot::http::front(listener, routes));
     }
     let names: Vec<&str> = fronts.iter().map(|f| f.name).collect();
     runtime()?.block_on(async move {
@@ -482,11 +506,15 @@ fn remind_send(
     let telegram = match s.telegram_client(!no_throttle) {
         Ok(t) => Some(Arc::new(t)),
         Err(jxjy_bot::telegram::SetupError::NoToken)
-            if !targets.is_empty() || dingtalk.is_some() =>
+            if !targets.is_empty() || dingtalk.is_some() || config.feishu.is_some() =>
         {
             None
         }
         Err(e) => return Err(e.into()),
+    };
+    let feishu = match &config.feishu {
+        Some(c) => Some(Arc::new(feishu_api(s, c)?)),
+        None => None,
     };
     let robots = if targets.is_empty() {
         None
@@ -503,6 +531,7 @@ fn remind_send(
         robots,
         dingtalk,
         wecom: None,
+        feishu,
     };
     let Some(facts) = reminder_guide(&kb, s, at) else {
         return Ok(ExitCode::SUCCESS);
@@ -590,6 +619,47 @@ pub fn wecom(s: &Settings, command: &WecomCommand) -> Result<ExitCode> {
         Err(e) => {
             eprintln!("jxjy-bot: {e}");
             Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The Feishu open API client of `[feishu]`.
+fn feishu_api(s: &Settings, c: &jxjy_bot::feishu::Config) -> Result<jxjy_bot::feishu::api::Api> {
+    jxjy_bot::feishu::api(c, s.clock.clone(), Arc::new(jxjy_bot::clock::TokioSleeper))
+        .map_err(|e| anyhow::anyhow!("cannot build the Feishu HTTP client: {}", e.without_url()))
+}
+
+/// `feishu check`: the credentials, and the bot as Feishu sees it.
+pub fn feishu(s: &Settings, command: &FeishuCommand) -> Result<ExitCode> {
+    match command {
+        FeishuCommand::Check => {
+            let Some(c) = s.config()?.feishu else {
+                anyhow::bail!(
+                    "no [feishu] table in the config file (--config / JXJY_CONFIG / ./jxjy.toml)"
+                );
+            };
+            println!("app_id {} at {}", c.app_id, c.api_base);
+            let api = feishu_api(s, &c)?;
+            let rt = runtime()?;
+            if let Err(e) = rt.block_on(api.token()) {
+                println!("credentials: FAILED: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("credentials: ok (tenant_access_token received)");
+            match rt.block_on(api.bot_info()) {
+                Ok(bot) => {
+                    println!("bot: {} (open_id {})", bot.name, bot.open_id);
+                    println!(
+                        "events: POST {} on [http] listen, behind your HTTPS proxy",
+                        c.path
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("bot: FAILED: {e} (is the bot capability enabled for the app?)");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

@@ -119,12 +119,12 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram, DingTalk and WeCom; the terminal never (nobody is there to
-/// be reminded).
+/// Telegram, DingTalk, WeCom and Feishu; the terminal never (nobody is
+/// there to be reminded).
 pub fn deliverable(channel: Channel) -> bool {
     matches!(
         channel,
-        Channel::Telegram | Channel::DingTalk | Channel::WeCom
+        Channel::Telegram | Channel::DingTalk | Channel::WeCom | Channel::Feishu
     )
 }
 
@@ -474,6 +474,8 @@ pub struct Outbox {
     pub dingtalk: Option<std::sync::Arc<crate::dingtalk::DingTalk>>,
     /// WeCom users and groups, through the bot's live long connection.
     pub wecom: Option<std::sync::Arc<crate::wecom::WeCom>>,
+    /// Feishu users and groups, when the Feishu bot is configured.
+    pub feishu: Option<std::sync::Arc<crate::feishu::api::Api>>,
 }
 
 impl Sender for Outbox {
@@ -482,6 +484,11 @@ impl Sender for Outbox {
             && chat.channel() == Channel::WeCom
         {
             return w.send(to, text, stop).await;
+        }
+        if let (Address::Chat { chat, .. }, Some(f)) = (to, &self.feishu)
+            && chat.channel() == Channel::Feishu
+        {
+            return f.send(to, text, stop).await;
         }
         match (to, &self.telegram, &self.robots) {
             (Address::Chat { chat, .. }, Some(t), _) if chat.channel() == Channel::Telegram => {
@@ -504,6 +511,7 @@ impl Sender for Outbox {
                 Channel::Telegram => self.telegram.is_some(),
                 Channel::DingTalk => self.dingtalk.is_some(),
                 Channel::WeCom => self.wecom.is_some(),
+                Channel::Feishu => self.feishu.is_some(),
                 _ => false,
             }
     }

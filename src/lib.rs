@@ -55,6 +55,11 @@
 //!   core and its replies back, and DingTalk chats as a reminder destination.
 //! - [`wecom`]: the WeCom 智能机器人 channel over its long connection
 //!   (answers, welcome, reminders pushed through the same connection).
+//! - [`http`]: the HTTP listener of `serve` (axum): the callback channels'
+//!   routes on one address, `/healthz`.
+//! - [`feishu`]: the Feishu front end: the event callback (signature,
+//!   decryption, token), messages through the inbox to the core, replies
+//!   and reminders through the open API.
 //! - [`error`]: typed errors of the library.
 //!
 //! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
@@ -70,6 +75,8 @@ pub mod delivery;
 pub mod dialogue;
 pub mod dingtalk;
 pub mod error;
+pub mod feishu;
+pub mod http;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;

@@ -75,8 +75,9 @@ pub enum Command {
     Chat,
     /// Run the bot on every configured channel, and its reminders.
     ///
-    /// Telegram when TELOXIDE_TOKEN is set; the group robots of --config
-    /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
+    /// Telegram when TELOXIDE_TOKEN is set; Feishu when --config has
+    /// [feishu] (its events on the HTTP listener of [http]); the group
+    /// robots of --config get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
     /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET);
@@ -110,6 +111,11 @@ pub enum Command {
     Wecom {
         #[command(subcommand)]
         command: WecomCommand,
+    },
+    /// The Feishu bot ([feishu] in jxjy.toml, secrets in FEISHU_* variables).
+    Feishu {
+        #[command(subcommand)]
+        command: FeishuCommand,
     },
     /// Deadline reminders.
     Remind {
@@ -149,6 +155,13 @@ pub enum WebhookCommand {
 pub enum DingtalkCommand {
     /// Get an access token, open the stream connection, print what DingTalk
     /// answers (credentials OK or the error), close it and exit.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeishuCommand {
+    /// Get a tenant_access_token, ask Feishu who the bot is, print what it
+    /// sees (or the error) and exit.
     Check,
 }
 
@@ -239,6 +252,10 @@ pub enum SettingsError {
     DingTalk(#[from] crate::dingtalk::ConfigError),
     #[error(transparent)]
     WeCom(#[from] crate::wecom::ConfigError),
+    #[error(transparent)]
+    Http(#[from] crate::http::ConfigError),
+    #[error(transparent)]
+    Feishu(#[from] crate::feishu::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -265,6 +282,10 @@ pub struct SchoolConfig {
     pub dingtalk: Option<crate::dingtalk::Config>,
     /// The WeCom bot channel (`[wecom]`), if configured.
     pub wecom: Option<crate::wecom::Config>,
+    /// The HTTP listener of callback channels (`[http]`).
+    pub http: crate::http::HttpConfig,
+    /// The Feishu bot (`[feishu]`, secrets from the environment).
+    pub feishu: Option<crate::feishu::Config>,
 }
 
 /// A non-empty environment variable.
@@ -333,6 +354,8 @@ impl Settings {
                 webhooks: webhook::load_config(path)?,
                 dingtalk: crate::dingtalk::load_config(path)?,
                 wecom: crate::wecom::load_config(path)?,
+                http: crate::http::load_config(path)?,
+                feishu: crate::feishu::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }
