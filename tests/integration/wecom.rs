@@ -366,6 +366,14 @@ async fn subscribes_and_answers_a_private_question_under_its_req_id() {
     assert_eq!(sub.len(), 1);
     assert_eq!(sub[0]["body"]["bot_id"], BOT_ID);
     assert_eq!(sub[0]["body"]["secret"], SECRET);
+    // The fake has the subscribe frame; the client reads its answer a
+    // moment later (on a loaded machine, later still).
+    for _ in 0..1500 {
+        if h.client.state() == State::Subscribed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(h.client.state(), State::Subscribed);
     h.fake
         .push(private_text("REQ-1", "MSG-1", TEACHER, "每年要多少学时"));
