@@ -9,7 +9,9 @@ use jxjy_bot::delivery::{self, Address, Outbox};
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders;
-use jxjy_bot::settings::{DingtalkCommand, KbCommand, RemindCommand, Settings, WebhookCommand};
+use jxjy_bot::settings::{
+    DingtalkCommand, FeishuCommand, KbCommand, RemindCommand, Settings, WebhookCommand,
+};
 use jxjy_bot::store::Store;
 use jxjy_bot::webhook;
 use std::io::Write;
@@ -65,7 +67,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     };
     let config = s.config()?;
     let ding = dingtalk_client(s, config.dingtalk.clone())?;
-    if tg.is_none() && config.webhooks.is_empty() && ding.is_none() {
+    if tg.is_none() && config.webhooks.is_empty() && ding.is_none() && config.feishu.is_none() {
         anyhow::bail!(
             "nothing to serve: set TELOXIDE_TOKEN for Telegram, or configure a channel or \
              group robots in jxjy.toml (--config); `jxjy-bot chat` opens the bot in the terminal"
@@ -85,10 +87,15 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         store,
         webhooks: config.webhooks,
     });
+    let feishu = match &config.feishu {
+        Some(c) => Some(Arc::new(feishu_api(s, c)?)),
+        None => None,
+    };
     let outbox = Outbox {
         telegram: tg.clone(),
         robots: jxjy_bot::service::robots(&app),
         dingtalk: ding.clone(),
+        feishu: feishu.clone(),
     };
     let mut fronts = Vec::new();
     if let Some(tg) = tg {
@@ -100,6 +107,19 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
             app.clone(),
             Default::default(),
         ));
+    }
+    // Channels called back over HTTP add their routes to one listener.
+    let mut routes = Vec::new();
+    if let (Some(api), Some(c)) = (feishu, &config.feishu) {
+        let (route, front) = jxjy_bot::feishu::channel(app.clone(), api, c)?;
+        routes.push(route);
+        fronts.push(front);
+    }
+    if !routes.is_empty() {
+        let addr = config.http.listen;
+        let listener = jxjy_bot::http::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} ([http] listen in jxjy.toml)"))?;
+        fronts.push(jxjy_bot::http::front(listener, routes));
     }
     let names: Vec<&str> = fronts.iter().map(|f| f.name).collect();
     runtime()?.block_on(async move {
@@ -469,11 +489,15 @@ fn remind_send(
     let telegram = match s.telegram_client(!no_throttle) {
         Ok(t) => Some(Arc::new(t)),
         Err(jxjy_bot::telegram::SetupError::NoToken)
-            if !targets.is_empty() || dingtalk.is_some() =>
+            if !targets.is_empty() || dingtalk.is_some() || config.feishu.is_some() =>
         {
             None
         }
         Err(e) => return Err(e.into()),
+    };
+    let feishu = match &config.feishu {
+        Some(c) => Some(Arc::new(feishu_api(s, c)?)),
+        None => None,
     };
     let robots = if targets.is_empty() {
         None
@@ -487,6 +511,7 @@ fn remind_send(
         telegram,
         robots,
         dingtalk,
+        feishu,
     };
     let Some(facts) = reminder_guide(&kb, s, at) else {
         return Ok(ExitCode::SUCCESS);
@@ -523,6 +548,47 @@ fn remind_send(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Feishu open API client of `[feishu]`.
+fn feishu_api(s: &Settings, c: &jxjy_bot::feishu::Config) -> Result<jxjy_bot::feishu::api::Api> {
+    jxjy_bot::feishu::api(c, s.clock.clone(), Arc::new(jxjy_bot::clock::TokioSleeper))
+        .map_err(|e| anyhow::anyhow!("cannot build the Feishu HTTP client: {}", e.without_url()))
+}
+
+/// `feishu check`: the credentials, and the bot as Feishu sees it.
+pub fn feishu(s: &Settings, command: &FeishuCommand) -> Result<ExitCode> {
+    match command {
+        FeishuCommand::Check => {
+            let Some(c) = s.config()?.feishu else {
+                anyhow::bail!(
+                    "no [feishu] table in the config file (--config / JXJY_CONFIG / ./jxjy.toml)"
+                );
+            };
+            println!("app_id {} at {}", c.app_id, c.api_base);
+            let api = feishu_api(s, &c)?;
+            let rt = runtime()?;
+            if let Err(e) = rt.block_on(api.token()) {
+                println!("credentials: FAILED: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("credentials: ok (tenant_access_token received)");
+            match rt.block_on(api.bot_info()) {
+                Ok(bot) => {
+                    println!("bot: {} (open_id {})", bot.name, bot.open_id);
+                    println!(
+                        "events: POST {} on [http] listen, behind your HTTPS proxy",
+                        c.path
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("bot: FAILED: {e} (is the bot capability enabled for the app?)");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
 }
 
 pub fn backup(s: &Settings, file: &std::path::Path) -> Result<()> {

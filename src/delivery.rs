@@ -119,10 +119,13 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram and DingTalk today; the terminal never (nobody is there to be
+/// Telegram, DingTalk and Feishu; the terminal never (nobody is there to be
 /// reminded).
 pub fn deliverable(channel: Channel) -> bool {
-    matches!(channel, Channel::Telegram | Channel::DingTalk)
+    matches!(
+        channel,
+        Channel::Telegram | Channel::DingTalk | Channel::Feishu
+    )
 }
 
 /// A second unknown outcome gives the key up (at most two copies).
@@ -469,10 +472,17 @@ pub struct Outbox {
     pub telegram: Option<std::sync::Arc<crate::telegram::Telegram>>,
     pub robots: Option<crate::webhook::Robots>,
     pub dingtalk: Option<std::sync::Arc<crate::dingtalk::DingTalk>>,
+    /// Feishu users and groups, when the Feishu bot is configured.
+    pub feishu: Option<std::sync::Arc<crate::feishu::api::Api>>,
 }
 
 impl Sender for Outbox {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
+        if let (Address::Chat { chat, .. }, Some(f)) = (to, &self.feishu)
+            && chat.channel() == Channel::Feishu
+        {
+            return f.send(to, text, stop).await;
+        }
         match (to, &self.telegram, &self.robots) {
             (Address::Chat { chat, .. }, Some(t), _) if chat.channel() == Channel::Telegram => {
                 t.send(to, text, stop).await
@@ -493,6 +503,7 @@ impl Sender for Outbox {
             && match channel {
                 Channel::Telegram => self.telegram.is_some(),
                 Channel::DingTalk => self.dingtalk.is_some(),
+                Channel::Feishu => self.feishu.is_some(),
                 _ => false,
             }
     }

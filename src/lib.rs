@@ -53,6 +53,11 @@
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
 //! - [`dingtalk`]: the DingTalk front end (Stream mode robot): frames to the
 //!   core and its replies back, and DingTalk chats as a reminder destination.
+//! - [`http`]: the HTTP listener of `serve` (axum): the callback channels'
+//!   routes on one address, `/healthz`.
+//! - [`feishu`]: the Feishu front end: the event callback (signature,
+//!   decryption, token), messages through the inbox to the core, replies
+//!   and reminders through the open API.
 //! - [`error`]: typed errors of the library.
 //!
 //! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
@@ -68,6 +73,8 @@ pub mod delivery;
 pub mod dialogue;
 pub mod dingtalk;
 pub mod error;
+pub mod feishu;
+pub mod http;
 pub mod identity;
 pub mod inbox;
 pub mod knowledge;

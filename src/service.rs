@@ -18,6 +18,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long the inboxes remember a done update: Feishu resends an event
+/// for up to 7.1 hours, and one remembered is not answered twice.
+pub const INBOX_KEEP_HOURS: i64 = 48;
+
 /// What every channel needs.
 pub struct App {
     /// The conversation core (knowledge, store, schedule, clock, admins).
@@ -187,8 +191,8 @@ async fn housekeeping(app: Arc<App>, inboxes: Vec<&'static str>, stop: Stop) {
             Err(e) => tracing::error!(error = %e, "daily backup failed"),
         }
         for channel in &inboxes {
-            let pruned =
-                Inbox::open(&app.store, channel).and_then(|i| i.prune(chrono::Duration::hours(48)));
+            let pruned = Inbox::open(&app.store, channel)
+                .and_then(|i| i.prune(chrono::Duration::hours(INBOX_KEEP_HOURS)));
             if let Err(e) = pruned {
                 tracing::warn!(channel, error = %e, "cannot prune the inbox");
             }

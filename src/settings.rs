@@ -105,6 +105,11 @@ pub enum Command {
         #[command(subcommand)]
         command: DingtalkCommand,
     },
+    /// The Feishu bot ([feishu] in jxjy.toml, secrets in FEISHU_* variables).
+    Feishu {
+        #[command(subcommand)]
+        command: FeishuCommand,
+    },
     /// Deadline reminders.
     Remind {
         #[command(subcommand)]
@@ -143,6 +148,13 @@ pub enum WebhookCommand {
 pub enum DingtalkCommand {
     /// Get an access token, open the stream connection, print what DingTalk
     /// answers (credentials OK or the error), close it and exit.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeishuCommand {
+    /// Get a tenant_access_token, ask Feishu who the bot is, print what it
+    /// sees (or the error) and exit.
     Check,
 }
 
@@ -219,6 +231,10 @@ pub enum SettingsError {
     School(#[from] crate::config::ConfigError),
     #[error(transparent)]
     DingTalk(#[from] crate::dingtalk::ConfigError),
+    #[error(transparent)]
+    Http(#[from] crate::http::ConfigError),
+    #[error(transparent)]
+    Feishu(#[from] crate::feishu::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -243,6 +259,10 @@ pub struct SchoolConfig {
     pub webhooks: Vec<webhook::Target>,
     /// The DingTalk robot, when `[dingtalk]` is configured.
     pub dingtalk: Option<crate::dingtalk::Config>,
+    /// The HTTP listener of callback channels (`[http]`).
+    pub http: crate::http::HttpConfig,
+    /// The Feishu bot (`[feishu]`, secrets from the environment).
+    pub feishu: Option<crate::feishu::Config>,
 }
 
 /// A non-empty environment variable.
@@ -310,6 +330,8 @@ impl Settings {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
                 dingtalk: crate::dingtalk::load_config(path)?,
+                http: crate::http::load_config(path)?,
+                feishu: crate::feishu::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }

@@ -67,6 +67,14 @@ struct RawConfig {
     #[serde(default)]
     #[allow(dead_code)]
     dingtalk: Option<toml::Table>,
+    /// The HTTP listener, read by [`crate::http`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    http: Option<toml::Table>,
+    /// The Feishu bot, read by [`crate::feishu`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    feishu: Option<toml::Table>,
 }
 
 /// One robot, resolved: URL known, secrets read from the environment.

@@ -8,6 +8,7 @@ mod delivery;
 mod dingtalk;
 mod eval;
 mod fake_api;
+mod feishu;
 mod kb_check;
 mod newyear;
 mod reminders;
