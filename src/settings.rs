@@ -110,6 +110,11 @@ pub enum Command {
         #[command(subcommand)]
         command: FeishuCommand,
     },
+    /// The admin web page ([admin] in jxjy.toml).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Deadline reminders.
     Remind {
         #[command(subcommand)]
@@ -149,6 +154,15 @@ pub enum DingtalkCommand {
     /// Get an access token, open the stream connection, print what DingTalk
     /// answers (credentials OK or the error), close it and exit.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Set NAME's password for the admin page: read from the terminal
+    /// (twice, not shown) or from stdin's first line, stored as an argon2
+    /// hash in [admin.users] of the config file (default ./jxjy.toml),
+    /// keeping its comments.
+    Passwd { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +249,8 @@ pub enum SettingsError {
     Http(#[from] crate::http::ConfigError),
     #[error(transparent)]
     Feishu(#[from] crate::feishu::ConfigError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -263,6 +279,8 @@ pub struct SchoolConfig {
     pub http: crate::http::HttpConfig,
     /// The Feishu bot (`[feishu]`, secrets from the environment).
     pub feishu: Option<crate::feishu::Config>,
+    /// The admin page (`[admin]`), off when absent.
+    pub admin: Option<crate::admin::AdminConfig>,
 }
 
 /// A non-empty environment variable.
@@ -332,6 +350,7 @@ impl Settings {
                 dingtalk: crate::dingtalk::load_config(path)?,
                 http: crate::http::load_config(path)?,
                 feishu: crate::feishu::load_config(path)?,
+                admin: crate::admin::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }
