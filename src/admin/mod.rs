@@ -598,7 +598,15 @@ async fn reload(
             a.set_flash(
                 &key,
                 true,
-                format!("已重新载入：{:?} 年度指南，{} 个条目。", r.years, r.entries),
+                format!(
+                    "已重新载入：{} 年度指南，{} 个条目。",
+                    r.years
+                        .iter()
+                        .map(i32::to_string)
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    r.entries
+                ),
             );
         }
         Err(e) => {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 const STYLE: &str = r#"
 *{box-sizing:border-box}
-body{margin:0;font:15px/1.6 system-ui,-apple-system,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;color:#1f2933;background:#f4f6f8}
+body{margin:0;font:15px/1.6 system-ui,-apple-system,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;color:#1f2933;background:#f4f6f8}
 header{background:#1d4e89;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;align-items:center;gap:.4rem 1rem}
 header b{font-size:1.05rem;margin-right:auto}
 nav{display:flex;flex-wrap:wrap;gap:.3rem}
@@ -252,7 +252,7 @@ pub(super) fn overview(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
         }
         section {
             h2 { "渠道" }
-            div.wrap { table {
+            @if !a.channels.is_empty() || !robots.is_empty() { div.wrap { table {
                 tr { th { "渠道" } th { "状态" } th.n { "待处理消息" } th.n { "已放弃的收件方" } }
                 @for c in &a.channels {
                     @let pending = c.inbox.as_deref().and_then(|i| crate::inbox::Inbox::open(store, i).ok()).map(|i| i.pending_count());
@@ -272,7 +272,7 @@ pub(super) fn overview(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
                         td.n { (gave_up.get("webhook").copied().unwrap_or(0)) }
                     }
                 }
-            } }
+            } } }
             @if a.channels.is_empty() && robots.is_empty() {
                 p.muted { "本进程没有连接任何消息渠道（只提供本管理页面）。" }
             }
@@ -315,7 +315,7 @@ pub(super) fn overview(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
 const CHART_DAYS: i64 = 30;
 
 fn chart(days: &[(NaiveDate, DayCounts)]) -> Markup {
-    let (w, h, left, bottom, top) = (640.0_f64, 220.0_f64, 34.0, 24.0, 10.0);
+    let (w, h, left, right, bottom, top) = (640.0_f64, 220.0_f64, 34.0, 20.0, 24.0, 10.0);
     let max = days
         .iter()
         .map(|(_, c)| c.answered + c.candidates + c.declined)
@@ -323,7 +323,7 @@ fn chart(days: &[(NaiveDate, DayCounts)]) -> Markup {
         .unwrap_or(0)
         .max(1);
     let plot_h = h - bottom - top;
-    let step = (w - left) / days.len().max(1) as f64;
+    let step = (w - left - right) / days.len().max(1) as f64;
     let bar = (step * 0.7).max(1.0);
     let y_of = |n: u64| top + plot_h - plot_h * n as f64 / max as f64;
     let colours = [
@@ -333,8 +333,8 @@ fn chart(days: &[(NaiveDate, DayCounts)]) -> Markup {
     ];
     html! {
         svg viewBox=(format!("0 0 {w} {h}")) role="img" aria-label="每日问题数" {
-            line x1=(left) y1=(top + plot_h) x2=(w) y2=(top + plot_h) stroke="#9aa5b1" {}
-            line x1=(left) y1=(top) x2=(w) y2=(top) stroke="#e4e7eb" {}
+            line x1=(left) y1=(top + plot_h) x2=(w - right) y2=(top + plot_h) stroke="#9aa5b1" {}
+            line x1=(left) y1=(top) x2=(w - right) y2=(top) stroke="#e4e7eb" {}
             text x=(left - 4.0) y=(top + 4.0) text-anchor="end" font-size="11" fill="#52606d" { (max) }
             text x=(left - 4.0) y=(top + plot_h) text-anchor="end" font-size="11" fill="#52606d" { "0" }
             @for (i, (d, c)) in days.iter().enumerate() {
@@ -350,7 +350,8 @@ fn chart(days: &[(NaiveDate, DayCounts)]) -> Markup {
                         }
                     }
                 }
-                @if i % 7 == 0 || i + 1 == days.len() {
+                // Every 7th day and the last, none too close to it.
+                @if (i % 7 == 0 && i + 4 < days.len()) || i + 1 == days.len() {
                     text x=(format!("{:.1}", x + bar / 2.0)) y=(h - 6.0) text-anchor="middle" font-size="11" fill="#52606d" { (d.format("%m-%d")) }
                 }
             }
@@ -385,7 +386,7 @@ pub(super) fn questions(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
             (chart(&days))
         }
         section {
-            h2 { "没答上或被点 👎 的问题（" (qs.len()) " 个，" (groups.len()) " 组）" }
+            h2 { "没答上或回答被评“没帮助”的问题（" (qs.len()) " 个，" (groups.len()) " 组）" }
             @if groups.is_empty() {
                 p.muted { "暂无。" }
             }
@@ -395,7 +396,7 @@ pub(super) fn questions(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
                     div {
                         span.q { (g.example) }
                         " " span.muted { "×" (g.count) }
-                        @if let Some(d) = &g.disliked { " " span.bad { "👎 " (d) } }
+                        @if let Some(d) = &g.disliked { " " span.bad { "回答 " (d) " 被评没帮助" } }
                     }
                     div.muted {
                         @match &g.entry {
