@@ -322,28 +322,28 @@ async fn overview(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
     let Some((_, v)) = a.viewer(&headers, true) else {
         return to_login();
     };
-    page(&a, v, |a, v| views::overview(a, v)).await
+    page(&a, v, views::overview).await
 }
 
 async fn questions(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
     let Some((_, v)) = a.viewer(&headers, true) else {
         return to_login();
     };
-    page(&a, v, |a, v| views::questions(a, v)).await
+    page(&a, v, views::questions).await
 }
 
 async fn knowledge(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
     let Some((_, v)) = a.viewer(&headers, true) else {
         return to_login();
     };
-    page(&a, v, |a, v| views::knowledge(a, v)).await
+    page(&a, v, views::knowledge).await
 }
 
 async fn reminders(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
     let Some((_, v)) = a.viewer(&headers, true) else {
         return to_login();
     };
-    page(&a, v, |a, v| views::reminders(a, v)).await
+    page(&a, v, views::reminders).await
 }
 
 async fn login_page(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
@@ -481,20 +481,14 @@ struct TeachForm {
     entry: String,
 }
 
-/// The session of a POST whose CSRF token matches it, or the refusal.
-fn checked(
-    a: &Admin,
-    headers: &HeaderMap,
-    csrf: Option<&str>,
-) -> Result<(String, Viewer), Response> {
-    let Some((key, v)) = a.viewer(headers, false) else {
-        return Err(forbidden());
-    };
+/// The session of a POST whose CSRF token matches it (None: refuse).
+fn checked(a: &Admin, headers: &HeaderMap, csrf: Option<&str>) -> Option<(String, Viewer)> {
+    let (key, v) = a.viewer(headers, false)?;
     match csrf {
-        Some(c) if same(c, &v.csrf) => Ok((key, v)),
+        Some(c) if same(c, &v.csrf) => Some((key, v)),
         _ => {
             tracing::warn!(target: "audit", admin = %v.name, "a form without its CSRF token refused");
-            Err(forbidden())
+            None
         }
     }
 }
@@ -505,9 +499,8 @@ async fn logout(
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let csrf = form.as_ref().ok().map(|f| f.csrf.as_str());
-    let (key, v) = match checked(&a, &headers, csrf) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some((key, v)) = checked(&a, &headers, csrf) else {
+        return forbidden();
     };
     lock(&a.sessions).remove(&key);
     tracing::info!(target: "audit", admin = %v.name, at = %a.now(), "signed out");
@@ -525,9 +518,8 @@ async fn teach(
     form: Result<Form<TeachForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let csrf = form.as_ref().ok().map(|f| f.csrf.as_str());
-    let (key, v) = match checked(&a, &headers, csrf) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some((key, v)) = checked(&a, &headers, csrf) else {
+        return forbidden();
     };
     let Ok(Form(f)) = form else {
         return forbidden();
@@ -581,9 +573,8 @@ async fn reload(
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let csrf = form.as_ref().ok().map(|f| f.csrf.as_str());
-    let (key, v) = match checked(&a, &headers, csrf) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some((key, v)) = checked(&a, &headers, csrf) else {
+        return forbidden();
     };
     let worker = a.clone();
     let done = tokio::task::spawn_blocking(move || {

@@ -225,6 +225,16 @@ async fn sign_in_right_and_wrong_and_sign_out() {
         p.get("/admin", Some(&session)).await.location(),
         "/admin/login"
     );
+    // An admin added while the page runs signs in at once.
+    assert_eq!(
+        p.try_sign_in("zhao", "zhao-new-password", &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    admin::config::set_password(&p.config, "zhao", "zhao-new-password").unwrap();
+    assert_eq!(
+        p.try_sign_in("zhao", "zhao-new-password", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     // A session ends after 8 hours.
     let (session, _) = p.sign_in().await;
     p.clock.advance(chrono::Duration::hours(8));
