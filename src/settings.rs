@@ -80,6 +80,7 @@ pub enum Command {
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
     /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET).
+    /// The admin web page under /admin of [http] listen when [admin] is in --config.
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]

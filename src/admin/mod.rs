@@ -41,6 +41,8 @@ const SESSION_HOURS: i64 = 8;
 pub const FAILS_PER_NAME: usize = 5;
 /// Failed sign-ins allowed per address in the window.
 pub const FAILS_PER_ADDRESS: usize = 20;
+/// The longest question the page teaches.
+const MAX_QUESTION_CHARS: usize = 500;
 /// The window failed sign-ins are counted in.
 const FAIL_WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -525,6 +527,15 @@ async fn teach(
         return forbidden();
     };
     let (question, entry) = (f.question.trim().to_string(), f.entry.trim().to_string());
+    // As long as a recorded question may be; a phrasing is shorter still.
+    if question.chars().count() > MAX_QUESTION_CHARS {
+        a.set_flash(
+            &key,
+            false,
+            format!("没有教会：问题超过 {MAX_QUESTION_CHARS} 个字。"),
+        );
+        return Redirect::to("/admin/questions").into_response();
+    }
     let worker = a.clone();
     let (q, e) = (question.clone(), entry.clone());
     let done = tokio::task::spawn_blocking(move || {

@@ -311,6 +311,9 @@ pub(super) fn overview(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
     Ok(layout("概览", "/admin", v, body))
 }
 
+/// Groups of questions listed (largest first).
+const MAX_GROUPS: usize = 50;
+
 /// Days shown in the chart.
 const CHART_DAYS: i64 = 30;
 
@@ -390,7 +393,7 @@ pub(super) fn questions(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
             @if groups.is_empty() {
                 p.muted { "暂无。" }
             }
-            @for g in &groups {
+            @for g in groups.iter().take(MAX_GROUPS) {
                 @let chosen = g.entry.as_ref().map(|(id, _)| id.as_str()).or(g.disliked.as_deref());
                 div style="border-bottom:1px solid #e4e7eb;padding:.5rem 0" {
                     div {
@@ -416,6 +419,9 @@ pub(super) fn questions(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
                         button type="submit" { "教给条目" }
                     }
                 }
+            }
+            @if groups.len() > MAX_GROUPS {
+                p.muted { "另有 " (groups.len() - MAX_GROUPS) " 组未列出（先处理上面人数多的）；全部见 jxjy-bot kb suggest。" }
             }
             p.muted { "“教给条目”把问题加为该条目的问法，通过 kb check 后重新载入知识，机器人随即能回答。" }
         }

@@ -428,6 +428,22 @@ async fn a_question_taught_on_the_page_is_answered_after_the_reload() {
     let page = p.get("/admin/questions", Some(&session)).await;
     assert!(page.body.contains("没有教会"), "{}", page.body);
     assert_eq!(p.faq(), faq);
+    let long = "学时".repeat(251);
+    let got = p
+        .post(
+            "/admin/teach",
+            Some(&session),
+            &[
+                ("csrf", &csrf),
+                ("question", &long),
+                ("entry", "credit_recording"),
+            ],
+        )
+        .await;
+    assert_eq!(got.status, StatusCode::SEE_OTHER);
+    let page = p.get("/admin/questions", Some(&session)).await;
+    assert!(page.body.contains("超过 500 个字"), "{}", page.body);
+    assert_eq!(p.faq(), faq);
     // Taught to credit_recording: written, checked, reloaded.
     let got = p
         .post(
