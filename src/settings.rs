@@ -75,8 +75,9 @@ pub enum Command {
     Chat,
     /// Run the bot on every configured channel, and its reminders.
     ///
-    /// Telegram when TELOXIDE_TOKEN is set; the group robots of --config
-    /// get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
+    /// Telegram when TELOXIDE_TOKEN is set; Feishu when --config has
+    /// [feishu] (its events on the HTTP listener of [http]); the group
+    /// robots of --config get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
     /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET).

@@ -410,6 +410,29 @@ impl Api {
         Ok(())
     }
 
+    /// Who administers a group: its owner's and its managers' open_ids
+    /// (needs the permission to read group information).
+    pub async fn chat_admins(&self, chat_id: &str) -> Result<Vec<String>, ApiError> {
+        let path = format!("/open-apis/im/v1/chats/{chat_id}?user_id_type=open_id");
+        let v = self.authed(reqwest::Method::GET, &path, None).await?;
+        let data = v.get("data").unwrap_or(&Value::Null);
+        let mut ids: Vec<String> = data
+            .get("user_manager_id_list")
+            .and_then(Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The owner is absent when a bot owns the group.
+        if let Some(owner) = data.get("owner_id").and_then(Value::as_str) {
+            ids.push(owner.to_string());
+        }
+        Ok(ids)
+    }
+
     /// The bot's name and open_id.
     pub async fn bot_info(&self) -> Result<BotInfo, ApiError> {
         let v = self

@@ -14,8 +14,9 @@
 //! In groups the bot answers only when @-mentioned (the `@_user_N`
 //! placeholder is removed). Buttons become numbered choices in the text
 //! ([`crate::render`]); the last ones shown in a chat are kept, so typing
-//! the number presses one. Feishu says nothing here about group
-//! administrators: the configured admins change a group's reminders.
+//! the number presses one. A group's reminders are changed by its owner
+//! and managers as Feishu names them, or by the configured admins when
+//! Feishu cannot say (the app may not read group information).
 //! Reminders reach subscribed users (by open_id) and groups (by chat_id)
 //! through [`api::Api`] as a [`crate::delivery::Sender`].
 //!
@@ -32,7 +33,7 @@ pub mod api;
 pub mod crypto;
 
 use crate::clock::Stop;
-use crate::conversation::{Incoming, Input, NoAdminInfo};
+use crate::conversation::{GroupAdmin, Incoming, Input};
 use crate::error::StoreError;
 use crate::identity::{Channel, Identity};
 use crate::inbox::{Inbox, Item};
@@ -474,7 +475,12 @@ impl Feishu {
         };
         // Who wrote where: how an admin finds the open_id for JXJY_ADMINS.
         tracing::debug!(chat = %msg.chat, user = ?msg.user.as_ref().map(ToString::to_string), "Feishu message");
-        let out = match self.app.core.handle(&msg, &NoAdminInfo).await {
+        let admin = FeishuAdmin {
+            api: &self.api,
+            chat_id: &m.chat_id,
+            user: &ev.sender.sender_id.open_id,
+        };
+        let out = match self.app.core.handle(&msg, &admin).await {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(id = %item.id, error = %e, "error answering a Feishu message");
@@ -571,6 +577,27 @@ impl Feishu {
             me: None,
             private_link: None,
         })
+    }
+}
+
+/// Feishu's answer to "does the sender administer this group?": its
+/// owner and managers do. When Feishu cannot say (the app lacks the
+/// permission to read group information), the configured admins decide.
+struct FeishuAdmin<'a> {
+    api: &'a Api,
+    chat_id: &'a str,
+    user: &'a str,
+}
+
+impl GroupAdmin for FeishuAdmin<'_> {
+    async fn check(&self) -> Result<Option<bool>, String> {
+        match self.api.chat_admins(self.chat_id).await {
+            Ok(ids) => Ok(Some(ids.iter().any(|id| id == self.user))),
+            Err(e) => {
+                tracing::warn!(error = %e, "Feishu cannot say who administers the group; the configured admins decide");
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -28,6 +28,9 @@ const BOT_OPEN_ID: &str = "ou_bot_0001";
 const TEACHER: &str = "ou_teacher_42";
 const ADMIN: &str = "ou_admin_7";
 const GROUP: &str = "oc_group_100";
+/// A group whose owner and managers Feishu names.
+const MANAGED: &str = "oc_group_managed";
+const MANAGER: &str = "ou_manager_2";
 
 /// The fake token endpoint: `tenant-token-<n>-x` for the nth request,
 /// valid two hours; a wrong secret gets Feishu's refusal.
@@ -64,6 +67,16 @@ async fn fake_api() -> MockServer {
             "code": 0,
             "msg": "ok",
             "bot": {"activate_status": 2, "app_name": "继续教育小助手", "open_id": BOT_OPEN_ID}
+        })))
+        .mount(&server)
+        .await;
+    // Group information for MANAGED only: GROUP's is not readable.
+    Mock::given(method("GET"))
+        .and(path(format!("/open-apis/im/v1/chats/{MANAGED}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "code": 0,
+            "msg": "success",
+            "data": {"owner_id": "ou_owner_1", "owner_id_type": "open_id", "user_manager_id_list": [MANAGER]}
         })))
         .mount(&server)
         .await;
@@ -463,8 +476,19 @@ async fn the_same_event_twice_is_answered_once() {
             .len(),
         1
     );
-    let inbox = Inbox::open(&h.app.store, feishu::CHANNEL).unwrap();
-    assert_eq!(inbox.pending_count(), 0);
+    // Marked done just after its answer left.
+    let pending = || {
+        Inbox::open(&h.app.store, feishu::CHANNEL)
+            .unwrap()
+            .pending_count()
+    };
+    for _ in 0..1000 {
+        if pending() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(pending(), 0);
     h.stop().await;
 }
 
@@ -665,10 +689,11 @@ async fn healthz_answers_ok() {
     drop(half);
 }
 
-/// `/remind on` privately and (by a configured admin) in a group, then
+/// `/remind on` privately, in a group by its manager as Feishu names
+/// them, in a group Feishu says nothing about by a configured admin; then
 /// the due reminder goes to each through the messages API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn remind_on_then_the_due_reminder_is_sent_to_the_user_and_the_group() {
+async fn remind_on_then_the_due_reminder_is_sent_to_the_user_and_the_groups() {
     let h = Harness::start().await;
     let said = h.ask("om_r1", "/remind on").await;
     assert!(said.contains("提醒已开启"), "{said}");
@@ -701,6 +726,18 @@ async fn remind_on_then_the_due_reminder_is_sent_to_the_user_and_the_group() {
         "{}",
         reply_text(&r[0])
     );
+    // Where Feishu names the group's managers, they decide, not the
+    // configured admins.
+    for (id, who, allowed) in [("om_r4", ADMIN, false), ("om_r5", MANAGER, true)] {
+        let ev = message(id, who, MANAGED, "group", "@_user_1 /remind on", at_bot());
+        assert_eq!(h.post(&ev).await.0, 200);
+        let said = reply_text(&h.replies(id, 1).await[0]);
+        assert_eq!(said.contains("提醒已开启"), allowed, "{who}: {said}");
+    }
+    let info = h
+        .requests(&format!("^/open-apis/im/v1/chats/{MANAGED}$"))
+        .await;
+    assert_eq!(info[0].url.query(), Some("user_id_type=open_id"));
     // Seven days before the deadline, at 09:30.
     let now = crate::at("2024-12-24T09:30:00+08:00");
     h.clock.set(now);
@@ -721,9 +758,9 @@ async fn remind_on_then_the_due_reminder_is_sent_to_the_user_and_the_group() {
     )
     .await
     .unwrap();
-    assert_eq!(report.sent, 2, "{report:?}");
+    assert_eq!(report.sent, 3, "{report:?}");
     let sent = h.requests("^/open-apis/im/v1/messages$").await;
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), 3);
     let to = |id: &str| {
         sent.iter()
             .find(|r| body_of(r)["receive_id"] == id)
@@ -1029,4 +1066,58 @@ async fn a_hanging_reply_holds_up_only_its_own_chat() {
     let inbox = Inbox::open(&h.app.store, feishu::CHANNEL).unwrap();
     assert!(inbox.pending_count() >= 1, "the hanging one is not done");
     h.stop().await;
+}
+
+/// `remind send` reaches Feishu subscribers too, with no Telegram token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remind_send_reaches_feishu_users() {
+    use jxjy_bot::store::{ChatKind, Store, Subscription};
+    let api = fake_api().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path(), &api);
+    let data = dir.path().join("data");
+    {
+        let s = Store::open(&data).unwrap();
+        s.put_subscriptions(&[Subscription {
+            chat: fs(TEACHER),
+            kind: ChatKind::Private,
+            active: true,
+        }])
+        .unwrap();
+        s.flush().unwrap();
+    }
+    let mut cmd = std::process::Command::new(crate::bin());
+    cmd.args([
+        "remind",
+        "send",
+        "--at",
+        "2024-12-24T09:00+08:00",
+        "--config",
+    ])
+    .arg(&config)
+    .arg("--data-dir")
+    .arg(&data);
+    with_secrets(&mut cmd, APP_SECRET);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("sent 1,"), "{stdout}");
+    let sent: Vec<Request> = api
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/open-apis/im/v1/messages")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(body_of(&sent[0])["receive_id"], TEACHER);
+    assert!(
+        reply_text(&sent[0]).contains("90学时"),
+        "{}",
+        reply_text(&sent[0])
+    );
 }
