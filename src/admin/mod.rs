@@ -8,8 +8,8 @@
 //! ([`config`]), a random session token in an HttpOnly, SameSite=Strict
 //! cookie (Secure when configured or when the proxy says HTTPS), a CSRF
 //! token in every form checked on every POST, failed sign-ins limited
-//! per address and per name, and an audit line (target `audit`) for every
-//! change. Nothing secret is shown or logged.
+//! per address and per name, and an audit line (target
+//! `jxjy_bot::audit`) for every change. Nothing secret is shown or logged.
 
 pub mod config;
 mod views;
@@ -396,7 +396,7 @@ async fn login(
     let addr = client_addr(peer.map(|Extension(c)| c.0), &headers);
     let name = f.name.trim().to_string();
     if a.limited(&addr, &name) {
-        tracing::warn!(target: "audit", %addr, admin = %name, "sign-in refused: too many failed attempts");
+        tracing::warn!(target: "jxjy_bot::audit", %addr, admin = %name, "sign-in refused: too many failed attempts");
         return login_form(
             &a,
             &headers,
@@ -419,7 +419,7 @@ async fn login(
     .unwrap_or(false);
     if !ok {
         a.record_failure(&addr, &name);
-        tracing::warn!(target: "audit", %addr, admin = %name, "sign-in failed");
+        tracing::warn!(target: "jxjy_bot::audit", %addr, admin = %name, "sign-in failed");
         return login_form(
             &a,
             &headers,
@@ -447,7 +447,7 @@ async fn login(
             },
         );
     }
-    tracing::info!(target: "audit", %addr, admin = %name, at = %now, "signed in");
+    tracing::info!(target: "jxjy_bot::audit", %addr, admin = %name, at = %now, "signed in");
     let mut r = Redirect::to("/admin").into_response();
     let h = r.headers_mut();
     h.append(
@@ -489,7 +489,7 @@ fn checked(a: &Admin, headers: &HeaderMap, csrf: Option<&str>) -> Option<(String
     match csrf {
         Some(c) if same(c, &v.csrf) => Some((key, v)),
         _ => {
-            tracing::warn!(target: "audit", admin = %v.name, "a form without its CSRF token refused");
+            tracing::warn!(target: "jxjy_bot::audit", admin = %v.name, "a form without its CSRF token refused");
             None
         }
     }
@@ -505,7 +505,7 @@ async fn logout(
         return forbidden();
     };
     lock(&a.sessions).remove(&key);
-    tracing::info!(target: "audit", admin = %v.name, at = %a.now(), "signed out");
+    tracing::info!(target: "jxjy_bot::audit", admin = %v.name, at = %a.now(), "signed out");
     let mut r = Redirect::to("/admin/login").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -553,10 +553,10 @@ async fn teach(
     let now = a.now();
     match done {
         Ok((file, reloaded)) => {
-            tracing::info!(target: "audit", admin = %v.name, action = "teach", %question, %entry, file = %file.display(), at = %now, "taught a question to an entry");
+            tracing::info!(target: "jxjy_bot::audit", admin = %v.name, action = "teach", %question, %entry, file = %file.display(), at = %now, "taught a question to an entry");
             match reloaded {
                 Ok(r) => {
-                    tracing::info!(target: "audit", admin = %v.name, action = "reload", entries = r.entries, at = %now, "knowledge reloaded");
+                    tracing::info!(target: "jxjy_bot::audit", admin = %v.name, action = "reload", entries = r.entries, at = %now, "knowledge reloaded");
                     a.set_flash(
                         &key,
                         true,
@@ -571,7 +571,7 @@ async fn teach(
             }
         }
         Err(e) => {
-            tracing::info!(target: "audit", admin = %v.name, action = "teach", %question, %entry, at = %now, error = %e, "teaching refused");
+            tracing::info!(target: "jxjy_bot::audit", admin = %v.name, action = "teach", %question, %entry, at = %now, error = %e, "teaching refused");
             a.set_flash(&key, false, format!("没有教会：{e}"));
         }
     }
@@ -596,7 +596,7 @@ async fn reload(
     let now = a.now();
     match done {
         Ok(r) => {
-            tracing::info!(target: "audit", admin = %v.name, action = "reload", years = ?r.years, entries = r.entries, at = %now, "knowledge reloaded");
+            tracing::info!(target: "jxjy_bot::audit", admin = %v.name, action = "reload", years = ?r.years, entries = r.entries, at = %now, "knowledge reloaded");
             a.set_flash(
                 &key,
                 true,
@@ -612,7 +612,7 @@ async fn reload(
             );
         }
         Err(e) => {
-            tracing::info!(target: "audit", admin = %v.name, action = "reload", at = %now, error = %e, "reload refused");
+            tracing::info!(target: "jxjy_bot::audit", admin = %v.name, action = "reload", at = %now, error = %e, "reload refused");
             a.set_flash(&key, false, format!("重新载入被拒绝，原知识仍在使用：{e}"));
         }
     }

@@ -645,7 +645,8 @@ async fn serve_with_only_admin_hosts_the_page_and_audits_the_sign_in() {
         .arg(crate::shipped_kb_dir())
         .arg("serve")
         .env_remove("TELOXIDE_TOKEN")
-        .env("RUST_LOG", "info");
+        // As the README suggests for debugging: the audit lines stay.
+        .env("RUST_LOG", "jxjy_bot=info");
     let mut serve = crate::Logged::spawn(cmd);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !serve.log().contains("HTTP listener ready") {
@@ -690,7 +691,10 @@ async fn serve_with_only_admin_hosts_the_page_and_audits_the_sign_in() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let log = serve.log();
-    assert!(log.contains("audit") && log.contains("admin=wang"), "{log}");
+    assert!(
+        log.contains("jxjy_bot::audit") && log.contains("admin=wang"),
+        "{log}"
+    );
     assert!(!log.contains(PASSWORD) && !log.contains("$argon2"), "{log}");
     assert!(!log.contains(&csrf), "{log}");
     serve.signal("-TERM");
