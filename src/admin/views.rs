@@ -474,7 +474,7 @@ pub(super) fn knowledge(a: &Admin, v: &Viewer) -> Result<Markup, AdminError> {
                     p.muted { "问法：" }
                     ul { @for q in &e.questions { li { (q) } } }
                     p.muted { "回答：" }
-                    pre { (e.full_answer()) }
+                    pre { (e.answer) }
                     p.muted { "出处：" (e.source) }
                 }
             }

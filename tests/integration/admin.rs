@@ -515,6 +515,8 @@ async fn the_pages_show_the_season_the_knowledge_and_the_next_reminders() {
     let e = kb.kb().entry("credit_recording").unwrap();
     assert!(k.contains(&maud::html! { (e.title) }.into_string()), "{k}");
     assert!(k.contains(&maud::html! { (e.questions[0]) }.into_string()));
+    assert!(k.contains(&maud::html! { (e.answer) }.into_string()));
+    assert!(k.contains(&maud::html! { "出处：" (e.source) }.into_string()));
     assert!(k.contains(r#"action="/admin/reload""#));
     let r = p.get("/admin/reminders", Some(&session)).await.body;
     assert!(
