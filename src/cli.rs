@@ -11,7 +11,7 @@ use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders;
 use jxjy_bot::settings::{
     AdminCommand, DingtalkCommand, FeishuCommand, KbCommand, RemindCommand, Settings,
-    WebhookCommand,
+    WebhookCommand, WecomCommand,
 };
 use jxjy_bot::store::Store;
 use jxjy_bot::webhook;
@@ -24,6 +24,12 @@ use std::sync::Arc;
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // tungstenite's trace lines dump whole frames, and WeCom's subscribe
+    // frame carries the bot's secret: never below debug, whatever RUST_LOG says.
+    let filter = match "tungstenite=debug".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     // Colours only on a terminal: journald and log files get plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -71,6 +77,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     if tg.is_none()
         && config.webhooks.is_empty()
         && ding.is_none()
+        && config.wecom.is_none()
         && config.feishu.is_none()
         && config.admin.is_none()
     {
@@ -88,6 +95,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         s.clock.clone(),
         s.admins.clone(),
     );
+    let wecom = config.wecom.map(|c| Arc::new(wecom_client(s, c)));
     let app = Arc::new(jxjy_bot::service::App {
         core,
         store,
@@ -101,6 +109,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         telegram: tg.clone(),
         robots: jxjy_bot::service::robots(&app),
         dingtalk: ding.clone(),
+        wecom: wecom.clone(),
         feishu: feishu.clone(),
     };
     let mut fronts = Vec::new();
@@ -113,6 +122,9 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
             app.clone(),
             Default::default(),
         ));
+    }
+    if let Some(w) = wecom {
+        fronts.push(jxjy_bot::wecom::front(w, app.clone()));
     }
     // Channels called back over HTTP add their routes to one listener.
     let mut routes = Vec::new();
@@ -530,10 +542,13 @@ fn remind_send(
             targets,
         })
     };
+    // WeCom reminders go from `serve` only: connecting here would take
+    // the bot's one connection over from it.
     let outbox = Outbox {
         telegram,
         robots,
         dingtalk,
+        wecom: None,
         feishu,
     };
     let Some(facts) = reminder_guide(&kb, s, at) else {
@@ -571,6 +586,59 @@ fn remind_send(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn wecom_client(s: &Settings, c: jxjy_bot::wecom::Config) -> jxjy_bot::wecom::WeCom {
+    jxjy_bot::wecom::WeCom::new(
+        c,
+        Default::default(),
+        s.clock.clone(),
+        Arc::new(jxjy_bot::clock::TokioSleeper),
+    )
+}
+
+/// `wecom check`: connect, subscribe, print what WeCom says; exit 1 if it
+/// refuses or cannot be reached.
+pub fn wecom(s: &Settings, command: &WecomCommand) -> Result<ExitCode> {
+    let WecomCommand::Check { listen } = command;
+    let Some(c) = s.config()?.wecom else {
+        anyhow::bail!(
+            "no [wecom] table in the config file (see --config / JXJY_CONFIG); \
+             it needs bot_id, and the secret in WECOM_BOT_SECRET"
+        );
+    };
+    let client = wecom_client(s, c);
+    println!(
+        "connecting to {} as bot {} ...",
+        client.config().url,
+        client.config().bot_id
+    );
+    let report = runtime()?.block_on(client.check(std::time::Duration::from_secs(*listen)));
+    match report {
+        Ok(r) => {
+            println!("subscribed: WeCom accepted the bot id and secret");
+            println!(
+                "ping: {}",
+                if r.ping_answered {
+                    "answered"
+                } else {
+                    "no answer"
+                }
+            );
+            for f in &r.seen {
+                println!("seen: {f}");
+            }
+            println!(
+                "closed. WeCom keeps one connection per bot: a `serve` running for this bot \
+                 was taken over by this check; restart it."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("jxjy-bot: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// The Feishu open API client of `[feishu]`.

@@ -119,12 +119,12 @@ pub trait Sender: Send + Sync {
 }
 
 /// Whether this build has a destination kind for chats of `channel`:
-/// Telegram, DingTalk and Feishu; the terminal never (nobody is there to be
-/// reminded).
+/// Telegram, DingTalk, WeCom and Feishu; the terminal never (nobody is
+/// there to be reminded).
 pub fn deliverable(channel: Channel) -> bool {
     matches!(
         channel,
-        Channel::Telegram | Channel::DingTalk | Channel::Feishu
+        Channel::Telegram | Channel::DingTalk | Channel::WeCom | Channel::Feishu
     )
 }
 
@@ -472,12 +472,19 @@ pub struct Outbox {
     pub telegram: Option<std::sync::Arc<crate::telegram::Telegram>>,
     pub robots: Option<crate::webhook::Robots>,
     pub dingtalk: Option<std::sync::Arc<crate::dingtalk::DingTalk>>,
+    /// WeCom users and groups, through the bot's live long connection.
+    pub wecom: Option<std::sync::Arc<crate::wecom::WeCom>>,
     /// Feishu users and groups, when the Feishu bot is configured.
     pub feishu: Option<std::sync::Arc<crate::feishu::api::Api>>,
 }
 
 impl Sender for Outbox {
     async fn send(&self, to: &Address, text: &str, stop: &Stop) -> Result<(), SendError> {
+        if let (Address::Chat { chat, .. }, Some(w)) = (to, &self.wecom)
+            && chat.channel() == Channel::WeCom
+        {
+            return w.send(to, text, stop).await;
+        }
         if let (Address::Chat { chat, .. }, Some(f)) = (to, &self.feishu)
             && chat.channel() == Channel::Feishu
         {
@@ -503,6 +510,7 @@ impl Sender for Outbox {
             && match channel {
                 Channel::Telegram => self.telegram.is_some(),
                 Channel::DingTalk => self.dingtalk.is_some(),
+                Channel::WeCom => self.wecom.is_some(),
                 Channel::Feishu => self.feishu.is_some(),
                 _ => false,
             }

@@ -53,6 +53,8 @@
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
 //! - [`dingtalk`]: the DingTalk front end (Stream mode robot): frames to the
 //!   core and its replies back, and DingTalk chats as a reminder destination.
+//! - [`wecom`]: the WeCom 智能机器人 channel over its long connection
+//!   (answers, welcome, reminders pushed through the same connection).
 //! - [`http`]: the HTTP listener of `serve` (axum): the callback channels'
 //!   routes on one address, `/healthz`.
 //! - [`feishu`]: the Feishu front end: the event callback (signature,
@@ -102,3 +104,4 @@ pub mod terminal;
 pub mod text;
 pub mod tracker;
 pub mod webhook;
+pub mod wecom;

@@ -80,7 +80,8 @@ pub enum Command {
     /// robots of --config get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
-    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET).
+    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET);
+    /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET).
     /// The admin web page under /admin of [http] listen when [admin] is in --config.
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
@@ -106,6 +107,11 @@ pub enum Command {
     Dingtalk {
         #[command(subcommand)]
         command: DingtalkCommand,
+    },
+    /// The WeCom 智能机器人 ([wecom] in jxjy.toml, secret in WECOM_BOT_SECRET).
+    Wecom {
+        #[command(subcommand)]
+        command: WecomCommand,
     },
     /// The Feishu bot ([feishu] in jxjy.toml, secrets in FEISHU_* variables).
     Feishu {
@@ -172,6 +178,18 @@ pub enum FeishuCommand {
     /// Get a tenant_access_token, ask Feishu who the bot is, print what it
     /// sees (or the error) and exit.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WecomCommand {
+    /// Connect, subscribe with the bot id and secret, print what WeCom
+    /// answers and sends for a few seconds, and exit. WeCom keeps one
+    /// connection per bot: this takes the bot over from a running `serve`.
+    Check {
+        /// Seconds to listen after subscribing.
+        #[arg(long, default_value_t = 3)]
+        listen: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +266,8 @@ pub enum SettingsError {
     #[error(transparent)]
     DingTalk(#[from] crate::dingtalk::ConfigError),
     #[error(transparent)]
+    WeCom(#[from] crate::wecom::ConfigError),
+    #[error(transparent)]
     Http(#[from] crate::http::ConfigError),
     #[error(transparent)]
     Feishu(#[from] crate::feishu::ConfigError),
@@ -277,6 +297,8 @@ pub struct SchoolConfig {
     pub webhooks: Vec<webhook::Target>,
     /// The DingTalk robot, when `[dingtalk]` is configured.
     pub dingtalk: Option<crate::dingtalk::Config>,
+    /// The WeCom bot channel (`[wecom]`), if configured.
+    pub wecom: Option<crate::wecom::Config>,
     /// The HTTP listener of callback channels (`[http]`).
     pub http: crate::http::HttpConfig,
     /// The Feishu bot (`[feishu]`, secrets from the environment).
@@ -350,6 +372,7 @@ impl Settings {
                 contacts: crate::config::contacts(path)?,
                 webhooks: webhook::load_config(path)?,
                 dingtalk: crate::dingtalk::load_config(path)?,
+                wecom: crate::wecom::load_config(path)?,
                 http: crate::http::load_config(path)?,
                 feishu: crate::feishu::load_config(path)?,
                 admin: crate::admin::load_config(path)?,

@@ -67,6 +67,10 @@ struct RawConfig {
     #[serde(default)]
     #[allow(dead_code)]
     dingtalk: Option<toml::Table>,
+    /// The WeCom bot channel, read by [`crate::wecom`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    wecom: Option<toml::Table>,
     /// The HTTP listener, read by [`crate::http`].
     #[serde(default)]
     #[allow(dead_code)]

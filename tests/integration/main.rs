@@ -19,6 +19,7 @@ mod teach;
 mod telegram;
 mod understanding;
 mod webhooks;
+mod wecom;
 
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::knowledge::Kb;

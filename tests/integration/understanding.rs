@@ -190,3 +190,29 @@ fn operators_regions_professions_and_typed_numbers_are_told_apart() {
     let reply = r.ask("登继教平台用什么扫码");
     assert!(reply.text.contains("电子社保"), "{}", reply.text);
 }
+
+/// A kind of school named to ask something else is the asker's context,
+/// not a question of who takes part.
+#[test]
+fn a_school_named_as_context_does_not_make_it_a_question_of_who() {
+    let r = at("2024-11-01");
+    let reply = r.ask("我们高职院校的老师一年继续教育总学时是多少");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("hours_total"),
+        "{}",
+        reply.text
+    );
+    for q in [
+        "中职学校老师要参加继续教育吗",
+        "Do teachers at vocational schools have to take continuing education?",
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(
+            reply.matched.as_deref(),
+            Some("audience"),
+            "{q}: {}",
+            reply.text
+        );
+    }
+}
