@@ -10,8 +10,8 @@ use jxjy_bot::dialogue::Responder;
 use jxjy_bot::live::LiveKb;
 use jxjy_bot::reminders;
 use jxjy_bot::settings::{
-    DingtalkCommand, FeishuCommand, KbCommand, RemindCommand, Settings, WebhookCommand,
-    WecomCommand,
+    AdminCommand, DingtalkCommand, FeishuCommand, KbCommand, RemindCommand, Settings,
+    WebhookCommand, WecomCommand,
 };
 use jxjy_bot::store::Store;
 use jxjy_bot::webhook;
@@ -79,6 +79,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         && ding.is_none()
         && config.wecom.is_none()
         && config.feishu.is_none()
+        && config.admin.is_none()
     {
         anyhow::bail!(
             "nothing to serve: set TELOXIDE_TOKEN for Telegram, or configure a channel or \
@@ -131,6 +132,23 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         let (route, front) = jxjy_bot::feishu::channel(app.clone(), api, c)?;
         routes.push(route);
         fronts.push(front);
+    }
+    // The admin page, when [admin] is configured, on the same listener.
+    if let Some(a) = config.admin.clone() {
+        if a.users.is_empty() {
+            tracing::warn!(
+                "[admin] has no users: nobody can sign in; add one with `jxjy-bot admin passwd NAME`"
+            );
+        }
+        let channels = fronts
+            .iter()
+            .map(|f| jxjy_bot::admin::ChannelInfo {
+                name: f.name.to_string(),
+                inbox: f.inbox.map(str::to_string),
+            })
+            .collect();
+        let admin = jxjy_bot::admin::Admin::new(app.clone(), a, channels);
+        routes.push(jxjy_bot::admin::router(admin));
     }
     if !routes.is_empty() {
         let addr = config.http.listen;
@@ -662,6 +680,40 @@ pub fn feishu(s: &Settings, command: &FeishuCommand) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// `admin passwd NAME`: the password from the terminal (asked twice, not
+/// shown) or from stdin's first line (scripts, tests), hashed into the
+/// config file.
+pub fn admin(s: &Settings, command: &AdminCommand) -> Result<()> {
+    match command {
+        AdminCommand::Passwd { name } => {
+            let path = s
+                .config_file
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("jxjy.toml"));
+            let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                let p = rpassword::prompt_password(format!("{name} 的新密码 / new password: "))?;
+                let again = rpassword::prompt_password("再输入一次 / again: ")?;
+                if p != again {
+                    anyhow::bail!("the two passwords differ; nothing changed");
+                }
+                p
+            } else {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            };
+            jxjy_bot::admin::config::set_password(&path, name, &password)?;
+            println!(
+                "password of '{name}' set in {} ([admin.users]); a running serve takes it at the next sign-in",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn backup(s: &Settings, file: &std::path::Path) -> Result<()> {

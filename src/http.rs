@@ -113,7 +113,10 @@ pub fn front(listener: std::net::TcpListener, routes: Vec<axum::Router>) -> Fron
                 let addr = listener.local_addr()?;
                 tracing::info!(%addr, "HTTP listener ready");
                 let signal = stop.clone();
-                let serve = axum::serve(listener, router(routes))
+                // The peer's address reaches handlers (the admin page's
+                // sign-in limit per address).
+                let app = router(routes).into_make_service_with_connect_info::<SocketAddr>();
+                let serve = axum::serve(listener, app)
                     .with_graceful_shutdown(async move { signal.wait().await })
                     .into_future();
                 // Requests in progress finish; a client that holds its

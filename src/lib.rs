@@ -60,11 +60,15 @@
 //! - [`feishu`]: the Feishu front end: the event callback (signature,
 //!   decryption, token), messages through the inbox to the core, replies
 //!   and reminders through the open API.
+//! - [`admin`]: the web page for the 人事处 under `/admin` on the HTTP
+//!   listener (`[admin]`): sign-in, overview, questions (teach), knowledge
+//!   (check, reload), the next reminders.
 //! - [`error`]: typed errors of the library.
 //!
 //! The binary (`main.rs`, `cli.rs`) parses, resolves [`settings`] and
 //! dispatches to one command.
 
+pub mod admin;
 pub mod backup;
 pub mod bot;
 pub mod check;

@@ -55,6 +55,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Some(Command::Dingtalk { command }) => return cli::dingtalk(&s, command),
         Some(Command::Wecom { command }) => return cli::wecom(&s, command),
         Some(Command::Feishu { command }) => return cli::feishu(&s, command),
+        Some(Command::Admin { command }) => cli::admin(&s, command)?,
         Some(Command::Backup { file }) => cli::backup(&s, file)?,
         Some(Command::Restore { file, force }) => cli::restore(&s, file, *force)?,
     }

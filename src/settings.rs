@@ -82,6 +82,7 @@ pub enum Command {
     /// the log level. SIGHUP reloads the knowledge after checking it.
     /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET);
     /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET).
+    /// The admin web page under /admin of [http] listen when [admin] is in --config.
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]
@@ -116,6 +117,11 @@ pub enum Command {
     Feishu {
         #[command(subcommand)]
         command: FeishuCommand,
+    },
+    /// The admin web page ([admin] in jxjy.toml).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
     },
     /// Deadline reminders.
     Remind {
@@ -156,6 +162,15 @@ pub enum DingtalkCommand {
     /// Get an access token, open the stream connection, print what DingTalk
     /// answers (credentials OK or the error), close it and exit.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Set NAME's password for the admin page: read from the terminal
+    /// (twice, not shown) or from stdin's first line, stored as an argon2
+    /// hash in [admin.users] of the config file (default ./jxjy.toml),
+    /// keeping its comments.
+    Passwd { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,6 +271,8 @@ pub enum SettingsError {
     Http(#[from] crate::http::ConfigError),
     #[error(transparent)]
     Feishu(#[from] crate::feishu::ConfigError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::ConfigError),
 }
 
 /// The settings every command reads, resolved once from [`Args`] and the
@@ -286,6 +303,8 @@ pub struct SchoolConfig {
     pub http: crate::http::HttpConfig,
     /// The Feishu bot (`[feishu]`, secrets from the environment).
     pub feishu: Option<crate::feishu::Config>,
+    /// The admin page (`[admin]`), off when absent.
+    pub admin: Option<crate::admin::AdminConfig>,
 }
 
 /// A non-empty environment variable.
@@ -356,6 +375,7 @@ impl Settings {
                 wecom: crate::wecom::load_config(path)?,
                 http: crate::http::load_config(path)?,
                 feishu: crate::feishu::load_config(path)?,
+                admin: crate::admin::load_config(path)?,
             }),
             None => Ok(SchoolConfig::default()),
         }

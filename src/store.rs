@@ -115,6 +115,33 @@ pub struct Unanswered {
     pub disliked: Option<String>,
 }
 
+/// How a question was met, for the per-day counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayOutcome {
+    Answered,
+    /// Choices offered.
+    Candidates,
+    Declined,
+}
+
+impl DayOutcome {
+    fn name(self) -> &'static str {
+        match self {
+            DayOutcome::Answered => "answered",
+            DayOutcome::Candidates => "candidates",
+            DayOutcome::Declined => "declined",
+        }
+    }
+}
+
+/// One day's questions by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub answered: u64,
+    pub candidates: u64,
+    pub declined: u64,
+}
+
 /// The question last answered (or offered choices) in a chat, so a 👎 on
 /// its answer can name the question: one per chat, overwritten.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -927,6 +954,67 @@ impl Store {
         Ok((rec.entry.as_deref() == Some(entry)).then_some(rec.text))
     }
 
+    /// Count one question of `date` (local) by how it was met; kept in
+    /// the counters (so backups carry them) as `day/<date>/<outcome>`.
+    pub fn count_day(
+        &self,
+        date: chrono::NaiveDate,
+        outcome: DayOutcome,
+    ) -> Result<(), StoreError> {
+        self.count(&format!("day/{date}/{}", outcome.name()))?;
+        Ok(())
+    }
+
+    /// Questions per day from `from` to `to` (local dates, inclusive),
+    /// one row per day, days with none as zeros.
+    pub fn days(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<(chrono::NaiveDate, DayCounts)>, StoreError> {
+        let mut out = Vec::new();
+        let mut d = from;
+        while d <= to {
+            let n = |o: DayOutcome| self.counter(&format!("day/{d}/{}", o.name()));
+            out.push((
+                d,
+                DayCounts {
+                    answered: n(DayOutcome::Answered)?,
+                    candidates: n(DayOutcome::Candidates)?,
+                    declined: n(DayOutcome::Declined)?,
+                },
+            ));
+            let Some(next) = d.succ_opt() else { break };
+            d = next;
+        }
+        Ok(out)
+    }
+
+    /// Drop every unanswered / 👎 record of this text (it was taught);
+    /// returns how many.
+    pub fn remove_unanswered(&self, text: &str) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self.unanswered.iter() {
+            let (k, v) = kv?;
+            let rec: Unanswered = decode(&k, &v)?;
+            if rec.text == text {
+                self.unanswered.remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// (key, state) of every reminder record.
+    pub fn deliveries(&self) -> Result<Vec<(String, Delivery)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.sent.iter() {
+            let (k, v) = kv?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
     /// Count one answered question for an entry.
     pub fn record_asked(&self, entry: &str) -> Result<(), StoreError> {
         self.asked.update_and_fetch(entry.as_bytes(), add_one)?;
@@ -1104,6 +1192,53 @@ mod tests {
         s.forget_user(&term).unwrap();
         s.forget_user(&five).unwrap();
         assert_eq!(s.feedback().unwrap(), vec![("deadline".into(), 1, 0)]);
+    }
+
+    #[test]
+    fn questions_are_counted_per_day_and_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let d = |x: &str| x.parse::<chrono::NaiveDate>().unwrap();
+        s.count_day(d("2026-11-28"), DayOutcome::Answered).unwrap();
+        s.count_day(d("2026-11-28"), DayOutcome::Answered).unwrap();
+        s.count_day(d("2026-11-29"), DayOutcome::Declined).unwrap();
+        s.count_day(d("2026-11-29"), DayOutcome::Candidates)
+            .unwrap();
+        let days = s.days(d("2026-11-27"), d("2026-11-29")).unwrap();
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[0].1, DayCounts::default());
+        assert_eq!(days[1].1.answered, 2);
+        assert_eq!(
+            days[2].1,
+            DayCounts {
+                answered: 0,
+                candidates: 1,
+                declined: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_taught_question_leaves_the_unanswered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        for text in ["a", "b", "a"] {
+            s.record_unanswered(&Unanswered {
+                text: text.into(),
+                at: chrono::Utc::now(),
+                chat: ChatKind::Private,
+                disliked: None,
+            })
+            .unwrap();
+        }
+        assert_eq!(s.remove_unanswered("a").unwrap(), 2);
+        let left: Vec<String> = s
+            .unanswered()
+            .unwrap()
+            .into_iter()
+            .map(|u| u.text)
+            .collect();
+        assert_eq!(left, vec!["b".to_string()]);
     }
 
     #[test]

@@ -79,6 +79,10 @@ struct RawConfig {
     #[serde(default)]
     #[allow(dead_code)]
     feishu: Option<toml::Table>,
+    /// The admin page, read by [`crate::admin`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    admin: Option<toml::Table>,
 }
 
 /// One robot, resolved: URL known, secrets read from the environment.

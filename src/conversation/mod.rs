@@ -19,7 +19,7 @@ use crate::identity::Identity;
 use crate::live::LiveKb;
 use crate::reminders::Schedule;
 use crate::season::Season;
-use crate::store::{ChatKind, Store, Unanswered, Vote};
+use crate::store::{ChatKind, DayOutcome, Store, Unanswered, Vote};
 use command::{Command, Parsed};
 use std::future::Future;
 use std::sync::Arc;
@@ -219,6 +219,16 @@ impl Conversation {
     fn ask(&self, r: &Responder, msg: &Incoming, question: &str) -> Result<Output, StoreError> {
         let reply = r.ask(question);
         if let Some(store) = &self.store {
+            // Per day, for the admin page's chart.
+            let outcome = match reply.kind {
+                ReplyKind::Answer => Some(DayOutcome::Answered),
+                ReplyKind::Candidates => Some(DayOutcome::Candidates),
+                ReplyKind::Decline => Some(DayOutcome::Declined),
+                ReplyKind::Info => None,
+            };
+            if let Some(o) = outcome {
+                store.count_day(crate::season::date_of(self.clock.now()), o)?;
+            }
             match (&reply.kind, &reply.matched) {
                 (ReplyKind::Answer, Some(id)) => {
                     store.record_asked(id)?;

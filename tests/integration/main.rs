@@ -1,6 +1,7 @@
 //! One integration-test binary (as ripgrep does): shared helpers here, one
 //! module per area.
 
+mod admin;
 mod cli;
 mod conversation;
 mod crash;

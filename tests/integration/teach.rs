@@ -8,7 +8,7 @@ use jxjy_bot::store::{ChatKind, Store, Unanswered};
 use std::process::Command;
 use std::sync::Arc;
 
-fn kb_copy() -> tempfile::TempDir {
+pub(crate) fn kb_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = shipped_kb_dir();
     for f in ["lexicon.toml", "segmentation.txt"] {
