@@ -10,10 +10,66 @@ use crate::dialogue::Contacts;
 use serde::Deserialize;
 use std::path::Path;
 
+/// The tables `jxjy.toml` may hold, each read by its own module: the
+/// school's contacts here, the group robots ([`crate::webhook`]), the
+/// channels ([`crate::dingtalk`], [`crate::wecom`], [`crate::feishu`]),
+/// the HTTP listener ([`crate::http`]) and the admin page
+/// ([`crate::admin`]). Another name is a mistake, said at once.
+pub const TABLES: [&str; 7] = [
+    "school", "webhook", "dingtalk", "wecom", "http", "feishu", "admin",
+];
+
+/// Reading the config file or one of its tables.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum FileError {
     #[error("{file}: cannot read: {message}")]
     Io { file: String, message: String },
+    /// toml's reason and position only: its own text quotes the line,
+    /// which may hold a key or a secret.
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+}
+
+/// The config file's tables, checked against [`TABLES`].
+pub fn tables(path: &Path) -> Result<toml::Table, FileError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| FileError::Io {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| FileError::Parse {
+        file: file.clone(),
+        message: match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {col}: {}", e.message().trim())
+            }
+            None => e.message().trim().to_string(),
+        },
+    })?;
+    if let Some(unknown) = table.keys().find(|k| !TABLES.contains(&k.as_str())) {
+        return Err(FileError::Parse {
+            file,
+            message: format!(
+                "unknown table [{unknown}]; the file may hold {}",
+                TABLES.map(|t| format!("[{t}]")).join(", ")
+            ),
+        });
+    }
+    Ok(table)
+}
+
+/// One table of the config file; None when it is absent.
+pub fn table(path: &Path, name: &str) -> Result<Option<toml::Value>, FileError> {
+    Ok(tables(path)?.remove(name))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{file}: [school]: {message}")]
     Parse { file: String, message: String },
 }
@@ -28,19 +84,9 @@ struct School {
 /// The contacts of `[school]` in the config file (none set: the bot names
 /// the school's 人事处 in general).
 pub fn contacts(path: &Path) -> Result<Contacts, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
-    // Only [school] is read here; the rest of the file is the robots'.
-    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        file: file.clone(),
-        message: e.message().to_string(),
-    })?;
-    let school = match table.get("school") {
-        Some(v) => School::deserialize(v.clone()).map_err(|e| ConfigError::Parse {
-            file,
+    let school = match table(path, "school")? {
+        Some(v) => School::deserialize(v).map_err(|e| ConfigError::Parse {
+            file: path.display().to_string(),
             message: e.message().to_string(),
         })?,
         None => School::default(),

@@ -101,8 +101,8 @@ struct RawConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
+    #[error(transparent)]
+    File(#[from] crate::config::FileError),
     #[error("{file}: [dingtalk]: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: [dingtalk]: the app secret comes from the environment: set {var}")]
@@ -113,19 +113,14 @@ pub enum ConfigError {
 /// from the environment (never from the file).
 pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
     let parse = |message: String| ConfigError::Parse {
         file: file.clone(),
         message,
     };
-    let table: toml::Table = toml::from_str(&text).map_err(|e| parse(e.message().to_string()))?;
-    let Some(v) = table.get("dingtalk") else {
+    let Some(v) = crate::config::table(path, "dingtalk")? else {
         return Ok(None);
     };
-    let raw = RawConfig::deserialize(v.clone()).map_err(|e| parse(e.message().to_string()))?;
+    let raw = RawConfig::deserialize(v).map_err(|e| parse(e.message().to_string()))?;
     let client_id = raw.client_id.trim().to_string();
     if client_id.is_empty() {
         return Err(parse("client_id is empty".into()));

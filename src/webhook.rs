@@ -54,37 +54,6 @@ struct RawTarget {
     mention_users: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default, rename = "webhook")]
-    webhooks: Vec<RawTarget>,
-    /// The school's own settings, read by [`crate::config`].
-    #[serde(default)]
-    #[allow(dead_code)]
-    school: Option<toml::Table>,
-    /// The DingTalk robot, read by [`crate::dingtalk`].
-    #[serde(default)]
-    #[allow(dead_code)]
-    dingtalk: Option<toml::Table>,
-    /// The WeCom bot channel, read by [`crate::wecom`].
-    #[serde(default)]
-    #[allow(dead_code)]
-    wecom: Option<toml::Table>,
-    /// The HTTP listener, read by [`crate::http`].
-    #[serde(default)]
-    #[allow(dead_code)]
-    http: Option<toml::Table>,
-    /// The Feishu bot, read by [`crate::feishu`].
-    #[serde(default)]
-    #[allow(dead_code)]
-    feishu: Option<toml::Table>,
-    /// The admin page, read by [`crate::admin`].
-    #[serde(default)]
-    #[allow(dead_code)]
-    admin: Option<toml::Table>,
-}
-
 /// One robot, resolved: URL known, secrets read from the environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -99,9 +68,9 @@ pub struct Target {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
-    #[error("{file}: {message}")]
+    #[error(transparent)]
+    File(#[from] crate::config::FileError),
+    #[error("{file}: [[webhook]]: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: webhook '{target}': {message}")]
     Target {
@@ -132,27 +101,17 @@ fn from_env_or(value: &Option<String>, env: &Option<String>) -> Result<Option<St
 /// Read and check `jxjy.toml`.
 pub fn load_config(path: &Path) -> Result<Vec<Target>, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        file: file.clone(),
-        // toml's own text quotes the offending line, which may hold a key
-        // or secret: give the position and the reason only.
-        message: match e.span() {
-            Some(span) => {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                format!("line {line}, column {col}: {}", e.message().trim())
-            }
-            None => e.message().trim().to_string(),
-        },
-    })?;
+    // The other tables belong to other modules (crate::config::TABLES).
+    let webhooks: Vec<RawTarget> = match crate::config::table(path, "webhook")? {
+        Some(v) => Vec::<RawTarget>::deserialize(v).map_err(|e| ConfigError::Parse {
+            file: file.clone(),
+            message: e.message().trim().to_string(),
+        })?,
+        None => Vec::new(),
+    };
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for t in raw.webhooks {
+    for t in webhooks {
         let err = |message: String| ConfigError::Target {
             file: file.clone(),
             target: t.name.clone(),

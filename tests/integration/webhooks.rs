@@ -534,6 +534,11 @@ fn config_errors_name_file_target_and_problem() {
             "[[webhook]]\nname = \"u\"\nkind = \"wecom\"\nkey = \"k\"\ncolour = 1\n",
             "unknown field",
         ),
+        // A misspelt table is said at once, with the tables there are.
+        (
+            "[dingtak]\nclient_id = \"x\"\n",
+            "unknown table [dingtak]; the file may hold [school], [webhook]",
+        ),
     ] {
         let p = write_config(dir.path(), text);
         let e = load_config(&p).unwrap_err().to_string();
