@@ -261,7 +261,7 @@ impl Responder {
         match clauses.as_slice() {
             [] => {}
             [one] => {
-                if let Some(two) = self.two_in_one(&one.text) {
+                if let Some(two) = self.two_in_one(&one.text, &whole) {
                     parts.extend(two);
                 } else if let Decision::Answer(i) = whole.decision {
                     parts.push(i);
@@ -324,7 +324,12 @@ impl Responder {
     /// "截止时间和网址": two questions joined by a conjunction, each clearly
     /// about another entry on its own. None when either half is unclear
     /// ("公需课和专业课分别要多少学时" is one question).
-    fn two_in_one(&self, text: &str) -> Option<[usize; 2]> {
+    ///
+    /// A long first half full of the asker's story ("我去年没学完今年快到
+    /// 年底了最后期限是哪天还有总共要多少学时") may not be clear alone:
+    /// then the whole message's sure answer stands for it, when that half
+    /// asks something of its own and the second half is another entry.
+    fn two_in_one(&self, text: &str, whole: &crate::matcher::MatchResult) -> Option<[usize; 2]> {
         for c in &self.kb.lexicon.conjunctions {
             let Some((left, right)) = text.split_once(c.as_str()) else {
                 continue;
@@ -340,7 +345,16 @@ impl Responder {
                     _ => None,
                 }
             };
-            if let (Some(a), Some(b)) = (sure(left), sure(right))
+            let left_entry = sure(left).or_else(|| match whole.decision {
+                Decision::Answer(w)
+                    if whole.score >= SURE_PART
+                        && !self.matcher.read(left).features.asks.is_empty() =>
+                {
+                    Some(w)
+                }
+                _ => None,
+            });
+            if let (Some(a), Some(b)) = (left_entry, sure(right))
                 && a != b
             {
                 return Some([a, b]);

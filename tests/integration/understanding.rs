@@ -216,3 +216,17 @@ fn a_school_named_as_context_does_not_make_it_a_question_of_who() {
         );
     }
 }
+
+/// Two questions run together after the asker's story, joined by 还有:
+/// the first half is not clear alone, the whole message is, and the second
+/// half is another entry: both are answered.
+#[test]
+fn a_story_then_two_questions_joined_by_a_conjunction_gets_both() {
+    let r = at("2024-11-01");
+    let reply = r.ask("我是高职老师今年刚入职什么都不懂到底截止日期是哪天还有一共要学多少学时");
+    assert!(
+        reply.text.contains("12月31日") && reply.text.contains("90"),
+        "{}",
+        reply.text
+    );
+}
