@@ -26,6 +26,8 @@
 //! a malformed one is logged (its size and kind, never its text) and
 //! skipped. The secret is only ever written into the subscribe frame.
 
+pub mod crypto;
+
 use crate::clock::{Clock, Sleeper, Stop};
 use crate::conversation::{self, Incoming, Input, Output};
 use crate::delivery::{Address, SendError, Sender};
