@@ -51,7 +51,11 @@ impl Harness {
     }
 
     async fn start_with(crypto: Crypto) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+        Harness::start_in(crypto, tempfile::tempdir().unwrap()).await
+    }
+
+    /// On the data directory `dir` (kept by the harness).
+    async fn start_in(crypto: Crypto, dir: tempfile::TempDir) -> Harness {
         let clock = Arc::new(ManualClock::new(crate::at("2024-12-20T10:00:00+08:00")));
         let live =
             LiveKb::load(&crate::shipped_kb_dir(), Default::default(), clock.clone()).unwrap();
@@ -105,12 +109,14 @@ impl Harness {
         }
     }
 
-    async fn stop(mut self) {
+    /// Stop as on SIGTERM; the data directory is handed back.
+    async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         let r = tokio::time::timeout(Duration::from_secs(60), self.task).await;
         assert!(matches!(r, Ok(Ok(Ok(())))), "did not stop cleanly: {r:?}");
+        self._dir
     }
 
     /// POST `body` with this query string: status, content type, body.
@@ -287,6 +293,13 @@ async fn the_same_msgid_twice_is_handled_once_and_answered_the_same() {
     // Another msgid with the same text is a new question.
     let (_, b3) = h.post(&text_message("msg-dup-2", "咨询电话多少")).await;
     assert_ne!(h.open_reply(&b3)["stream"]["id"], r1["stream"]["id"]);
+    assert_eq!(h.asked_total(), 2);
+    // After a restart the answer is no longer in memory: a redelivery gets
+    // an empty 200 and is still not handled again.
+    let dir = h.stop().await;
+    let h = Harness::start_in(Crypto::new(TOKEN, AES_KEY, "").unwrap(), dir).await;
+    let (status, body) = h.post(&msg).await;
+    assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(h.asked_total(), 2);
     h.stop().await;
 }
@@ -543,4 +556,35 @@ async fn serve_with_only_wecom_callback_answers_on_loopback() {
     for secret in [TOKEN, AES_KEY] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
+}
+
+/// A callback stored by a run that stopped before answering it cannot be
+/// answered (its HTTP request is gone, and there is no push): marked done
+/// at start, and its redelivery gets an empty 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_left_by_the_last_run_are_marked_done_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let msg = text_message("msg-left", "咨询电话多少");
+    {
+        let store = crate::reopen(dir.path());
+        let inbox = Inbox::open(&store, "wecom").unwrap();
+        let payload = json!({"cmd": "aibot_msg_callback", "req_id": "msg-left", "body": msg});
+        assert_eq!(
+            inbox.put(vec![("msg-left".into(), payload)]).unwrap().len(),
+            1
+        );
+        store.sync().unwrap();
+    }
+    let h = Harness::start_in(Crypto::new(TOKEN, AES_KEY, "").unwrap(), dir).await;
+    for _ in 0..1000 {
+        if h.pending() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.pending(), 0);
+    let (status, body) = h.post(&msg).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(h.asked_total(), 0);
+    h.stop().await;
 }
