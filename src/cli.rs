@@ -78,6 +78,7 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
         && config.webhooks.is_empty()
         && ding.is_none()
         && config.wecom.is_none()
+        && config.wecom_callback.is_none()
         && config.feishu.is_none()
         && config.admin.is_none()
     {
@@ -130,6 +131,13 @@ pub fn serve(s: &Settings, no_throttle: bool, remind_every: u64) -> Result<()> {
     let mut routes = Vec::new();
     if let (Some(api), Some(c)) = (feishu, &config.feishu) {
         let (route, front) = jxjy_bot::feishu::channel(app.clone(), api, c)?;
+        routes.push(route);
+        fronts.push(front);
+    }
+    // WeCom in callback mode answers in its responses; it pushes nothing
+    // (config.wecom is None then, so Outbox.wecom too).
+    if let Some(c) = &config.wecom_callback {
+        let (route, front) = jxjy_bot::wecom::callback::channel(app.clone(), c)?;
         routes.push(route);
         fronts.push(front);
     }
@@ -601,7 +609,14 @@ fn wecom_client(s: &Settings, c: jxjy_bot::wecom::Config) -> jxjy_bot::wecom::We
 /// refuses or cannot be reached.
 pub fn wecom(s: &Settings, command: &WecomCommand) -> Result<ExitCode> {
     let WecomCommand::Check { listen } = command;
-    let Some(c) = s.config()?.wecom else {
+    let config = s.config()?;
+    if config.wecom_callback.is_some() {
+        anyhow::bail!(
+            "[wecom] mode = \"callback\": `wecom check` tries the long connection; in callback \
+             mode WeCom checks the URL itself when its console's settings are saved"
+        );
+    }
+    let Some(c) = config.wecom else {
         anyhow::bail!(
             "no [wecom] table in the config file (see --config / JXJY_CONFIG); \
              it needs bot_id, and the secret in WECOM_BOT_SECRET"

@@ -54,7 +54,10 @@
 //! - [`dingtalk`]: the DingTalk front end (Stream mode robot): frames to the
 //!   core and its replies back, and DingTalk chats as a reminder destination.
 //! - [`wecom`]: the WeCom 智能机器人 channel over its long connection
-//!   (answers, welcome, reminders pushed through the same connection).
+//!   (answers, welcome, reminders pushed through the same connection);
+//!   `wecom::callback`, the same bot over its HTTP callback instead
+//!   (`[wecom] mode = "callback"`: answers in the responses, no push), and
+//!   `wecom::crypto`, WeCom's callback encryption and signature.
 //! - [`http`]: the HTTP listener of `serve` (axum): the callback channels'
 //!   routes on one address, `/healthz`.
 //! - [`feishu`]: the Feishu front end: the event callback (signature,

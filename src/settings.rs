@@ -81,7 +81,9 @@ pub enum Command {
     /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
     /// the log level. SIGHUP reloads the knowledge after checking it.
     /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET);
-    /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET).
+    /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET;
+    /// with mode = "callback", on [http] listen, WECOM_CALLBACK_TOKEN and
+    /// WECOM_CALLBACK_AES_KEY instead).
     /// The admin web page under /admin of [http] listen when [admin] is in --config.
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
@@ -299,6 +301,8 @@ pub struct SchoolConfig {
     pub dingtalk: Option<crate::dingtalk::Config>,
     /// The WeCom bot channel (`[wecom]`), if configured.
     pub wecom: Option<crate::wecom::Config>,
+    /// The WeCom bot in HTTP callback mode (`[wecom] mode = "callback"`).
+    pub wecom_callback: Option<crate::wecom::callback::Config>,
     /// The HTTP listener of callback channels (`[http]`).
     pub http: crate::http::HttpConfig,
     /// The Feishu bot (`[feishu]`, secrets from the environment).
@@ -373,6 +377,7 @@ impl Settings {
                 webhooks: webhook::load_config(path)?,
                 dingtalk: crate::dingtalk::load_config(path)?,
                 wecom: crate::wecom::load_config(path)?,
+                wecom_callback: crate::wecom::callback::load_config(path)?,
                 http: crate::http::load_config(path)?,
                 feishu: crate::feishu::load_config(path)?,
                 admin: crate::admin::load_config(path)?,

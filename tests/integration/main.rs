@@ -20,6 +20,7 @@ mod telegram;
 mod understanding;
 mod webhooks;
 mod wecom;
+mod wecom_callback;
 
 use jxjy_bot::dialogue::Responder;
 use jxjy_bot::knowledge::Kb;

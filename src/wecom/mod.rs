@@ -26,6 +26,9 @@
 //! a malformed one is logged (its size and kind, never its text) and
 //! skipped. The secret is only ever written into the subscribe frame.
 
+pub mod callback;
+pub mod crypto;
+
 use crate::clock::{Clock, Sleeper, Stop};
 use crate::conversation::{self, Incoming, Input, Output};
 use crate::delivery::{Address, SendError, Sender};
@@ -100,7 +103,12 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    bot_id: String,
+    /// Required for the long connection; the callback does not use it.
+    bot_id: Option<String>,
+    /// "long_connection" (the default) or "callback" ([`callback`]).
+    mode: Option<String>,
+    /// The callback's route; defaults to [`callback::DEFAULT_PATH`].
+    path: Option<String>,
     /// Defaults to [`DEFAULT_SECRET_ENV`].
     secret_env: Option<String>,
     /// For tests and private deployments; defaults to [`DEFAULT_URL`].
@@ -132,7 +140,14 @@ pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
         return Ok(None);
     };
     let raw = RawConfig::deserialize(v.clone()).map_err(|e| err(e.message().to_string()))?;
-    let bot_id = raw.bot_id.trim().to_string();
+    if callback_mode(&raw).map_err(err)? {
+        // Served by [`callback::load_config`] instead.
+        return Ok(None);
+    }
+    if raw.path.is_some() {
+        return Err(err("path is for mode = \"callback\" only".into()));
+    }
+    let bot_id = raw.bot_id.as_deref().unwrap_or("").trim().to_string();
     if bot_id.is_empty() {
         return Err(err("bot_id is empty".into()));
     }
@@ -157,6 +172,18 @@ pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
         secret_env,
         url,
     }))
+}
+
+/// Whether `[wecom]` asks for the HTTP callback instead of the long
+/// connection.
+fn callback_mode(raw: &RawConfig) -> Result<bool, String> {
+    match raw.mode.as_deref().map(str::trim) {
+        None | Some("long_connection") => Ok(false),
+        Some("callback") => Ok(true),
+        Some(other) => Err(format!(
+            "mode '{other}' is neither \"long_connection\" (the default) nor \"callback\""
+        )),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1109,7 +1136,12 @@ async fn handle_one(wecom: &WeCom, app: &App, item: &Item, stop: &Stop) -> Resul
 
 /// The choices `out` shows in `chat`, for the number typed next.
 fn remember_choices(wecom: &WeCom, chat: &Identity, out: &Output) {
-    let mut all = lock(&wecom.choices);
+    remember_in(&wecom.choices, chat, out);
+}
+
+/// [`remember_choices`] in any map of them (the callback keeps its own).
+fn remember_in(choices: &Mutex<HashMap<Identity, Choices>>, chat: &Identity, out: &Output) {
+    let mut all = lock(choices);
     if all.len() > 10_000 {
         // Old screens: forgetting them only makes a late number a question.
         all.clear();
