@@ -284,7 +284,7 @@ pub fn years(
 
 /// Interrogative cues: a clause holding none is context ("我们是中职学校的"),
 /// not a question of its own.
-const QUESTION_CUES: [&str; 33] = [
+const QUESTION_CUES: [&str; 36] = [
     "吗",
     "么",
     "多少",
@@ -298,6 +298,9 @@ const QUESTION_CUES: [&str; 33] = [
     "能否",
     "要不要",
     "是不是",
+    "是吧",
+    "对吧",
+    "对吗",
     "有没有",
     "可不可以",
     "能不能",

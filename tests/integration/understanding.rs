@@ -230,3 +230,18 @@ fn a_story_then_two_questions_joined_by_a_conjunction_gets_both() {
         reply.text
     );
 }
+
+/// A figure asked back for confirmation (是吧 / 对吧) is a question of its
+/// own; "没能按时完成" is not finishing in time.
+#[test]
+fn confirmations_and_late_in_other_words() {
+    let r = at("2024-11-01");
+    let reply = r.ask("公需课要学30学时对吧 在哪里学");
+    assert!(
+        reply.text.contains("30") && reply.text.contains("jxjysb"),
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("要是学时未能按期完成怎么办");
+    assert!(reply.text.contains("补学"), "{}", reply.text);
+}
