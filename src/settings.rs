@@ -75,16 +75,18 @@ pub enum Command {
     Chat,
     /// Run the bot on every configured channel, and its reminders.
     ///
-    /// Telegram when TELOXIDE_TOKEN is set; Feishu when --config has
-    /// [feishu] (its events on the HTTP listener of [http]); the group
-    /// robots of --config get the group reminders (with no token too). Honours TELOXIDE_API_URL, TELOXIDE_PROXY
-    /// (http://host:port or socks5://host:port) and NO_PROXY; RUST_LOG sets
-    /// the log level. SIGHUP reloads the knowledge after checking it.
-    /// DingTalk when [dingtalk] is in --config (secret in DINGTALK_CLIENT_SECRET);
-    /// WeCom when --config has a [wecom] table (secret in WECOM_BOT_SECRET;
-    /// with mode = "callback", on [http] listen, WECOM_CALLBACK_TOKEN and
-    /// WECOM_CALLBACK_AES_KEY instead).
-    /// The admin web page under /admin of [http] listen when [admin] is in --config.
+    /// Channels: Telegram when TELOXIDE_TOKEN is set; DingTalk when
+    /// --config has [dingtalk] (secret in DINGTALK_CLIENT_SECRET); WeCom when
+    /// it has [wecom] (secret in WECOM_BOT_SECRET; with mode = "callback",
+    /// WECOM_CALLBACK_TOKEN and WECOM_CALLBACK_AES_KEY, on the HTTP
+    /// listener); Feishu when it has [feishu] (FEISHU_* secrets, on the HTTP
+    /// listener). The HTTP listener is [http] listen; the admin page is under
+    /// /admin there when [admin] is configured. The group robots of --config
+    /// get the group reminders, with no token too.
+    ///
+    /// Telegram honours TELOXIDE_API_URL, TELOXIDE_PROXY (http://host:port or
+    /// socks5://host:port) and NO_PROXY. RUST_LOG sets the log level. SIGHUP
+    /// reloads the knowledge after checking it.
     Serve {
         /// Turn Telegram's rate limits off (benchmarks against a fake API only).
         #[arg(long, env = "JXJY_NO_THROTTLE")]
