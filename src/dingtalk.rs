@@ -25,7 +25,7 @@ use crate::delivery::{Address, SendError, Sender};
 use crate::identity::{Channel, Identity};
 use crate::inbox::{Inbox, Item};
 use crate::limits::{Limiter, Limits};
-use crate::render::{self, Choices};
+use crate::render::{self, ChoiceMemory};
 use crate::service::{App, Front};
 use crate::store::ChatKind;
 use chrono::{DateTime, Utc};
@@ -34,8 +34,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -861,7 +861,7 @@ pub async fn run(
     let handler = Arc::new(Handler {
         client: client.clone(),
         app,
-        choices: Mutex::new(HashMap::new()),
+        choices: ChoiceMemory::default(),
         opts: opts.clone(),
         stop: stop.clone(),
     });
@@ -1138,7 +1138,7 @@ struct Handler {
     client: Arc<DingTalk>,
     app: Arc<App>,
     /// The numbered choices last shown in each chat.
-    choices: Mutex<HashMap<Identity, Choices>>,
+    choices: ChoiceMemory,
     opts: Options,
     stop: Stop,
 }
@@ -1167,15 +1167,7 @@ impl Handler {
         let typed = msg.text();
         let input = match typed {
             None => Input::Other,
-            Some(t) => {
-                let picked = self
-                    .choices
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&chat)
-                    .and_then(|c| c.pick(t));
-                picked.unwrap_or_else(|| Input::Text(t.to_string()))
-            }
+            Some(t) => self.choices.press(&chat, t),
         };
         let incoming = Incoming {
             chat: chat.clone(),
@@ -1199,11 +1191,7 @@ impl Handler {
             return Ok(());
         }
         if !out.messages.is_empty() {
-            let mut all = self.choices.lock().unwrap_or_else(|p| p.into_inner());
-            if all.len() > 10_000 {
-                all.clear();
-            }
-            all.insert(chat, Choices::of(&out));
+            self.choices.remember(&chat, &out);
         }
         let text = render::plain_output(&out);
         for part in crate::webhook::split_bytes(&text, MAX_TEXT_BYTES) {

@@ -5,6 +5,9 @@
 
 use crate::conversation::{Input, Output};
 use crate::dialogue::{Action, Reply};
+use crate::identity::Identity;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The text with its buttons as numbered choices ("  [1] 学时要求").
 pub fn plain(r: &Reply) -> String {
@@ -49,6 +52,40 @@ impl Choices {
     }
 }
 
+/// Most chats whose last choices are kept: past it they are all
+/// forgotten (a number typed after that is read as a question).
+pub const CHOICES_KEPT: usize = 10_000;
+
+/// The choices last shown in each chat of a text-only messenger, so a
+/// number typed next presses its button.
+#[derive(Debug, Default)]
+pub struct ChoiceMemory(Mutex<HashMap<Identity, Choices>>);
+
+impl ChoiceMemory {
+    fn chats(&self) -> std::sync::MutexGuard<'_, HashMap<Identity, Choices>> {
+        // A panic elsewhere while it was held leaves a usable map.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What `typed` in `chat` is: the button its number names, or text.
+    pub fn press(&self, chat: &Identity, typed: &str) -> Input {
+        self.chats()
+            .get(chat)
+            .and_then(|c| c.pick(typed))
+            .unwrap_or_else(|| Input::Text(typed.to_string()))
+    }
+
+    /// Remember the choices `out` shows in `chat` (none: the old ones are
+    /// off the screen).
+    pub fn remember(&self, chat: &Identity, out: &Output) {
+        let mut all = self.chats();
+        if all.len() >= CHOICES_KEPT {
+            all.clear();
+        }
+        all.insert(chat.clone(), Choices::of(out));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +118,20 @@ mod tests {
             assert_eq!(c.pick(typed), None, "{typed:?}");
         }
         assert_eq!(Choices::of(&Output::default()).pick("1"), None);
+        let memory = ChoiceMemory::default();
+        let (a, b) = (Identity::telegram(1), Identity::telegram(2));
+        memory.remember(&a, &out);
+        assert_eq!(memory.press(&a, "1"), Input::Button("a:hours_total".into()));
+        assert_eq!(
+            memory.press(&b, "1"),
+            Input::Text("1".into()),
+            "another chat"
+        );
+        memory.remember(&a, &Output::default());
+        assert_eq!(
+            memory.press(&a, "1"),
+            Input::Text("1".into()),
+            "off the screen"
+        );
     }
 }

@@ -37,7 +37,7 @@ use crate::conversation::{GroupAdmin, Incoming, Input};
 use crate::error::StoreError;
 use crate::identity::{Channel, Identity};
 use crate::inbox::{Inbox, Item};
-use crate::render::{self, Choices};
+use crate::render::{self, ChoiceMemory};
 use crate::service::{App, Front};
 use crate::store::ChatKind;
 use api::{Api, ApiError, Secret};
@@ -46,7 +46,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -177,7 +177,7 @@ pub struct Feishu {
     inbox: Inbox,
     wake: tokio::sync::Notify,
     /// The numbered choices last shown per chat.
-    choices: Mutex<HashMap<Identity, Choices>>,
+    choices: ChoiceMemory,
     /// The bot's open_id, asked once (to see whether a group message
     /// mentions it).
     me: tokio::sync::Mutex<Option<String>>,
@@ -202,10 +202,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Most chats whose last choices are kept (a number typed after they are
-/// dropped is read as a question).
-const CHOICES_KEPT: usize = 10_000;
-
 /// The channel's callback route (for [`crate::http`]) and its worker (a
 /// [`Front`] of the service).
 pub fn channel(
@@ -221,7 +217,7 @@ pub fn channel(
         encrypt_key: cfg.encrypt_key.clone(),
         inbox,
         wake: tokio::sync::Notify::new(),
-        choices: Mutex::new(HashMap::new()),
+        choices: ChoiceMemory::default(),
         me: tokio::sync::Mutex::new(None),
     });
     let router = axum::Router::new()
@@ -488,11 +484,7 @@ impl Feishu {
             }
         };
         if !out.messages.is_empty() {
-            let mut choices = self.choices.lock().unwrap_or_else(|p| p.into_inner());
-            if choices.len() >= CHOICES_KEPT {
-                choices.clear();
-            }
-            choices.insert(msg.chat.clone(), Choices::of(&out));
+            self.choices.remember(&msg.chat, &out);
         }
         if out.is_silent() {
             return Ok(());
@@ -553,15 +545,7 @@ impl Feishu {
             }
         };
         let input = match text_of(m, me.as_deref()) {
-            Some(text) => {
-                let picked = self
-                    .choices
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&chat)
-                    .and_then(|c| c.pick(&text));
-                picked.unwrap_or(Input::Text(text))
-            }
+            Some(text) => self.choices.press(&chat, &text),
             None => Input::Other,
         };
         Some(Incoming {
@@ -672,6 +656,7 @@ struct Mention {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: HashMap<String, String> = vars

@@ -47,19 +47,18 @@
 //! WECOM_CALLBACK_AES_KEY (the console's Token and EncodingAESKey).
 
 use super::crypto::{Crypto, CryptoError};
-use super::{CHANNEL, Callback, ConfigError, MAX_CONTENT_BYTES, RawConfig, lock, remember_in};
+use super::{CHANNEL, Callback, ConfigError, MAX_CONTENT_BYTES, RawConfig, lock};
 use crate::conversation::{self, Incoming, Input, Output};
 use crate::error::StoreError;
-use crate::identity::Identity;
 use crate::inbox::{Inbox, Item};
-use crate::render::Choices;
+use crate::render::ChoiceMemory;
 use crate::service::{App, Front};
 use axum::extract::{Query, State, rejection::QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -143,7 +142,7 @@ struct Hook {
     crypto: Crypto,
     inbox: Inbox,
     /// The numbered choices last shown per chat.
-    choices: Mutex<HashMap<Identity, Choices>>,
+    choices: ChoiceMemory,
     /// Recent answers' plaintexts by msgid, oldest first.
     answers: Mutex<VecDeque<(String, String)>>,
 }
@@ -156,7 +155,7 @@ pub fn channel(app: Arc<App>, cfg: &Config) -> Result<(axum::Router, Front), Sto
         app,
         crypto: cfg.crypto.clone(),
         inbox,
-        choices: Mutex::new(HashMap::new()),
+        choices: ChoiceMemory::default(),
         answers: Mutex::new(VecDeque::new()),
     });
     let router = axum::Router::new()
@@ -370,7 +369,7 @@ impl Hook {
                 // The core's own greeting, as the long connection sends.
                 let msg = Incoming::private(user.clone(), Input::Text("/start".into()));
                 let out = self.core(&msg).await?;
-                remember_in(&self.choices, &user, &out);
+                self.choices.remember(&user, &out);
                 let text = crate::render::plain_output(&out);
                 Ok(Some(
                     json!({"msgtype": "text", "text": {"content": text}}).to_string(),
@@ -385,10 +384,7 @@ impl Hook {
             } => {
                 // A typed number presses the button it names.
                 let input = match &input {
-                    Input::Text(t) => lock(&self.choices)
-                        .get(&chat)
-                        .and_then(|c| c.pick(t))
-                        .unwrap_or(input),
+                    Input::Text(t) => self.choices.press(&chat, t),
                     _ => input,
                 };
                 tracing::debug!(%chat, user = %user, "WeCom callback message");
@@ -405,7 +401,7 @@ impl Hook {
                 if out.is_silent() {
                     return Ok(None);
                 }
-                remember_in(&self.choices, &chat, &out);
+                self.choices.remember(&chat, &out);
                 let text = crate::render::plain_output(&out);
                 // One reply per message in this mode: a longer answer
                 // than WeCom's stream content allows is cut, said in the log.

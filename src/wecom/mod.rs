@@ -36,7 +36,7 @@ use crate::error::StoreError;
 use crate::identity::{Channel, Identity};
 use crate::inbox::{Inbox, Item};
 use crate::limits::{Limiter, Limits};
-use crate::render::Choices;
+use crate::render::ChoiceMemory;
 use crate::service::{App, Front};
 use crate::store::ChatKind;
 use crate::telegram::Backoff;
@@ -273,7 +273,7 @@ pub struct WeCom {
     limiter: Limiter,
     seq: AtomicU64,
     /// The numbered choices last shown in each chat.
-    choices: Mutex<HashMap<Identity, Choices>>,
+    choices: ChoiceMemory,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -366,7 +366,7 @@ impl WeCom {
             state: Mutex::new(State::Connecting),
             limiter: Limiter::new(clock, sleeper, OVERALL),
             seq: AtomicU64::new(0),
-            choices: Mutex::new(HashMap::new()),
+            choices: ChoiceMemory::default(),
         }
     }
 
@@ -1084,7 +1084,7 @@ async fn handle_one(wecom: &WeCom, app: &App, item: &Item, stop: &Stop) -> Resul
                 .handle(&msg, &conversation::NoAdminInfo)
                 .await
                 .map_err(|e| HandleError::Other(e.to_string()))?;
-            remember_choices(wecom, &user, &out);
+            wecom.choices.remember(&user, &out);
             let text = crate::render::plain_output(&out);
             match wecom.welcome(&req_id, &text, stop).await {
                 Ok(()) => Ok(()),
@@ -1105,10 +1105,7 @@ async fn handle_one(wecom: &WeCom, app: &App, item: &Item, stop: &Stop) -> Resul
         } => {
             // A typed number presses the button it names.
             let input = match &input {
-                Input::Text(t) => lock(&wecom.choices)
-                    .get(&chat)
-                    .and_then(|c| c.pick(t))
-                    .unwrap_or(input),
+                Input::Text(t) => wecom.choices.press(&chat, t),
                 _ => input,
             };
             let msg = Incoming {
@@ -1128,25 +1125,10 @@ async fn handle_one(wecom: &WeCom, app: &App, item: &Item, stop: &Stop) -> Resul
             if out.is_silent() {
                 return Ok(());
             }
-            remember_choices(wecom, &chat, &out);
+            wecom.choices.remember(&chat, &out);
             answer(wecom, app, &req_id, &chat, &out, stop).await
         }
     }
-}
-
-/// The choices `out` shows in `chat`, for the number typed next.
-fn remember_choices(wecom: &WeCom, chat: &Identity, out: &Output) {
-    remember_in(&wecom.choices, chat, out);
-}
-
-/// [`remember_choices`] in any map of them (the callback keeps its own).
-fn remember_in(choices: &Mutex<HashMap<Identity, Choices>>, chat: &Identity, out: &Output) {
-    let mut all = lock(choices);
-    if all.len() > 10_000 {
-        // Old screens: forgetting them only makes a late number a question.
-        all.clear();
-    }
-    all.insert(chat.clone(), Choices::of(out));
 }
 
 /// The core's output as one answer to the callback (long text: the rest
