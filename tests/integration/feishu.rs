@@ -832,19 +832,7 @@ async fn serve_with_only_feishu_answers_a_callback() {
         .env("RUST_LOG", "debug");
     with_secrets(&mut cmd, APP_SECRET);
     let mut child = Logged::spawn(cmd);
-    let mut addr = None;
-    for _ in 0..1500 {
-        addr = child
-            .log()
-            .lines()
-            .find_map(|l| l.split("HTTP listener ready addr=").nth(1))
-            .map(|a| a.split_whitespace().next().unwrap_or("").to_string());
-        if addr.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no listener:\n{}", child.log()));
+    let addr = child.listener_addr().await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -183,6 +183,23 @@ impl Logged {
         self.log.lock().unwrap().clone()
     }
 
+    /// The address `serve`'s HTTP listener logs once it is bound (port 0
+    /// in the config: the system picks one).
+    pub async fn listener_addr(&self) -> String {
+        for _ in 0..1500 {
+            let addr = self
+                .log()
+                .lines()
+                .find_map(|l| l.split("HTTP listener ready addr=").nth(1))
+                .map(|a| a.split_whitespace().next().unwrap_or("").to_string());
+            if let Some(addr) = addr {
+                return addr;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no listener:\n{}", self.log())
+    }
+
     pub fn signal(&self, sig: &str) {
         let status = std::process::Command::new("kill")
             .args([sig, &self.child.id().to_string()])

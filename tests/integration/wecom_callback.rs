@@ -481,19 +481,7 @@ async fn serve_with_only_wecom_callback_answers_on_loopback() {
         .env_remove("TELOXIDE_TOKEN")
         .env_remove("WECOM_BOT_SECRET");
     let mut child = Logged::spawn(cmd);
-    let mut addr = None;
-    for _ in 0..1500 {
-        addr = child
-            .log()
-            .lines()
-            .find_map(|l| l.split("HTTP listener ready addr=").nth(1))
-            .map(|a| a.split_whitespace().next().unwrap_or("").to_string());
-        if addr.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no listener:\n{}", child.log()));
+    let addr = child.listener_addr().await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
