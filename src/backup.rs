@@ -392,7 +392,9 @@ pub struct Restored {
 pub fn restore(file: &Path, data_dir: &Path, force: bool) -> Result<Restored, BackupError> {
     let (backup_changes, lines) = read(file)?;
     let mut moved_aside = None;
-    match Store::open(data_dir) {
+    // An empty store is restored into through the handle that checked it:
+    // opened again at once, sled's threads may still hold its lock.
+    let kept = match Store::open(data_dir) {
         Ok(s) => {
             let changes = s.changes()?;
             let has_data = changes > 0
@@ -406,7 +408,6 @@ pub fn restore(file: &Path, data_dir: &Path, force: bool) -> Result<Restored, Ba
                 ]
                 .iter()
                 .any(|t| !t.is_empty());
-            drop(s);
             if has_data && !force {
                 return Err(BackupError::NotEmpty {
                     path: data_dir.into(),
@@ -414,18 +415,30 @@ pub fn restore(file: &Path, data_dir: &Path, force: bool) -> Result<Restored, Ba
                 });
             }
             if has_data {
+                drop(s);
                 moved_aside = Some(move_aside(data_dir)?);
+                None
+            } else {
+                Some(s)
             }
         }
-        Err(StoreError::Damaged { .. }) => moved_aside = Some(move_aside(data_dir)?),
+        Err(StoreError::Damaged { .. }) => {
+            moved_aside = Some(move_aside(data_dir)?);
+            None
+        }
         Err(e) => return Err(e.into()),
-    }
-    // The old marker would call the fresh store damaged.
-    let marker = data_dir.join(store::MARKER_FILE);
-    if marker.exists() {
-        std::fs::remove_file(&marker).map_err(io(&marker))?;
-    }
-    let s = Store::open(data_dir)?;
+    };
+    let s = match kept {
+        Some(s) => s,
+        None => {
+            // The old marker would call the fresh store damaged.
+            let marker = data_dir.join(store::MARKER_FILE);
+            if marker.exists() {
+                std::fs::remove_file(&marker).map_err(io(&marker))?;
+            }
+            Store::open(data_dir)?
+        }
+    };
     import(&s, &lines)?;
     // Count on from the backup's changes, so the marker matches.
     s.set_changes(backup_changes.max(s.changes()?) + 1)?;
