@@ -74,6 +74,10 @@ pub struct ScopeWords {
     /// Other professions with continuing education of their own.
     #[serde(default)]
     pub professions: Vec<String>,
+    /// Schools whose teachers the guide does not cover (中小学, 幼儿园):
+    /// their continuing education has rules of its own.
+    #[serde(default)]
+    pub other_schools: Vec<String>,
     /// A profession word followed by one of these names a subject taught
     /// (会计专业, 护理学院), not the asker's profession.
     #[serde(default)]

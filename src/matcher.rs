@@ -103,6 +103,13 @@ const YEAR_WORDS: [&str; 6] = ["今年", "去年", "明年", "前年", "每年",
 /// Unknown words at least this close to a known word count as it.
 const FUZZY_MIN: f64 = 0.74;
 
+/// A message with no question word can still ask yes or no: by its question
+/// mark ("这个也要学？") or by a trailing negation ("也要搞这个继教不").
+fn asks_by_its_end(question: &str) -> bool {
+    let t = question.trim_end_matches(|c: char| c.is_whitespace() || "。.!！~～😭".contains(c));
+    t.ends_with(['?', '？']) || (t.chars().count() > 4 && t.ends_with(['不', '没']))
+}
+
 struct Doc {
     entry: usize,
     /// Answer texts are long: they vouch for words (recall) but their
@@ -504,7 +511,10 @@ impl Matcher {
     pub fn read(&self, question: &str) -> Reading {
         let prepared = crate::text::prepare(question);
         let normalized = self.analyzer.normalize_prepared(&prepared);
-        let features = self.analyzer.features_normalized(&prepared, &normalized);
+        let mut features = self.analyzer.features_normalized(&prepared, &normalized);
+        if features.asks.is_empty() && asks_by_its_end(question) {
+            features.asks.push("whether".into());
+        }
         Reading {
             foreign: self.foreign_words(&prepared),
             prepared,

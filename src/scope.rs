@@ -16,6 +16,8 @@ pub enum Outside {
     Region(String),
     /// Continuing education of another profession (doctors, accountants).
     Profession(String),
+    /// Teachers of schools the guide does not cover (中小学, 幼儿园).
+    School(String),
     /// Something about a platform operator that the guide does not cover
     /// (its campus, admissions, jobs).
     Operator(String),
@@ -97,6 +99,7 @@ pub struct Scope {
 enum WordKind {
     Region,
     Profession,
+    School,
     Operator,
 }
 
@@ -121,6 +124,9 @@ impl Scope {
         }
         for w in &kb.lexicon.scope.professions {
             add(w, WordKind::Profession);
+        }
+        for w in &kb.lexicon.scope.other_schools {
+            add(w, WordKind::School);
         }
         let words = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
@@ -175,6 +181,8 @@ impl Scope {
                         return Some(Outside::Profession(word.to_string()));
                     }
                 }
+                // 小学老师 is a teacher of a primary school: no subject taught.
+                WordKind::School => return Some(Outside::School(word.to_string())),
                 WordKind::Operator => operators.push((m.start(), m.end())),
             }
         }

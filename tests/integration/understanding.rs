@@ -83,6 +83,18 @@ fn other_regions_professions_and_operators_are_declined_with_the_reason() {
         assert_eq!(reply.kind, ReplyKind::Decline, "{q}: {}", reply.text);
         assert!(reply.text.contains(why), "{q}: {}", reply.text);
     }
+    // Teachers of schools the guide leaves out: their own rules apply.
+    for (q, why) in [
+        ("小学老师的继续教育学分怎么登记", "小学"),
+        (
+            "My wife teaches at a primary school. How many hours does she need?",
+            "primary school",
+        ),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.kind, ReplyKind::Decline, "{q}: {}", reply.text);
+        assert!(reply.text.contains(why), "{q}: {}", reply.text);
+    }
     // The platform of an operator, and a teacher of accounting, are ours.
     assert_eq!(
         r.ask("湖大的平台客服电话").matched.as_deref(),
@@ -244,4 +256,43 @@ fn confirmations_and_late_in_other_words() {
     );
     let reply = r.ask("要是学时未能按期完成怎么办");
     assert!(reply.text.contains("补学"), "{}", reply.text);
+}
+
+#[test]
+fn a_yes_no_question_is_read_by_its_question_mark_or_trailing_negation() {
+    let r = at("2026-11-29");
+    // No question word: the question mark, or 不 at the end, asks whether.
+    for q in [
+        "我是坐办公室的行政岗，不上讲台，这个也要学？",
+        "我们是民办高职哈，也要搞这个继教不",
+    ] {
+        assert_eq!(r.ask(q).matched.as_deref(), Some("audience"), "{q}");
+    }
+}
+
+#[test]
+fn exemptions_and_penalties_are_gaps_of_the_guide() {
+    let r = at("2026-11-29");
+    for (q, gap) in [
+        ("我明年就要退休了，能不能免学", "gap_exemption"),
+        ("新入职不满半年，能按入职时间少学一点吗", "gap_exemption"),
+        ("没学完的话指南有没有具体处罚规定", "gap_penalty"),
+    ] {
+        let reply = r.ask(q);
+        assert!(reply.matched.is_none(), "{q}: {}", reply.text);
+        assert_eq!(reply.parts, vec![gap.to_string()], "{q}");
+        assert!(reply.text.contains("指南没有"), "{q}: {}", reply.text);
+    }
+}
+
+#[test]
+fn pinyin_initials_typed_in_groups_are_the_words() {
+    let r = at("2026-11-29");
+    let reply = r.ask("gxk zyk各要几个xs啊");
+    assert!(reply.matched.is_some(), "{}", reply.text);
+    assert!(
+        reply.text.contains("30") && reply.text.contains("60"),
+        "{}",
+        reply.text
+    );
 }
