@@ -84,7 +84,15 @@ struct School {
 /// The contacts of `[school]` in the config file (none set: the bot names
 /// the school's 人事处 in general).
 pub fn contacts(path: &Path) -> Result<Contacts, ConfigError> {
-    let school = match table(path, "school")? {
+    contacts_from_table(table(path, "school")?, path)
+}
+
+/// The contacts of the `[school]` table read from the file `path`.
+pub fn contacts_from_table(
+    school: Option<toml::Value>,
+    path: &Path,
+) -> Result<Contacts, ConfigError> {
+    let school = match school {
         Some(v) => School::deserialize(v).map_err(|e| ConfigError::Parse {
             file: path.display().to_string(),
             message: e.message().to_string(),

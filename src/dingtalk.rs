@@ -101,23 +101,21 @@ struct RawConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(transparent)]
-    File(#[from] crate::config::FileError),
     #[error("{file}: [dingtalk]: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: [dingtalk]: the app secret comes from the environment: set {var}")]
     NoSecret { file: String, var: String },
 }
 
-/// `[dingtalk]` of the config file, if there is one; the secret is read
-/// from the environment (never from the file).
-pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
+/// The `[dingtalk]` table read from the file `path`, if there is one; the
+/// secret is read from the environment (never from the file).
+pub fn from_table(table: Option<toml::Value>, path: &Path) -> Result<Option<Config>, ConfigError> {
     let file = path.display().to_string();
     let parse = |message: String| ConfigError::Parse {
         file: file.clone(),
         message,
     };
-    let Some(v) = crate::config::table(path, "dingtalk")? else {
+    let Some(v) = table else {
         return Ok(None);
     };
     let raw = RawConfig::deserialize(v).map_err(|e| parse(e.message().to_string()))?;
@@ -1388,25 +1386,27 @@ mod tests {
 
     #[test]
     fn config_reads_the_table_and_the_secret_from_the_environment() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("jxjy.toml");
-        std::fs::write(
-            &p,
-            "[dingtalk]\nclient_id = \"dingabc\"\nopenapi = \"http://127.0.0.1:1/\"\nsecret_env = \"JXJY_TEST_DING_SECRET_A\"\n",
-        )
-        .unwrap();
-        let e = load_config(&p).unwrap_err().to_string();
-        assert!(e.contains("JXJY_TEST_DING_SECRET_A"), "{e}");
+        let p = Path::new("jxjy.toml");
+        let load = |text: &str| {
+            let mut t: toml::Table = toml::from_str(text).unwrap();
+            from_table(t.remove("dingtalk"), p)
+        };
+        let text = "[dingtalk]\nclient_id = \"dingabc\"\nopenapi = \"http://127.0.0.1:1/\"\nsecret_env = \"JXJY_TEST_DING_SECRET_A\"\n";
+        let e = load(text).unwrap_err().to_string();
+        assert!(
+            e.contains("JXJY_TEST_DING_SECRET_A") && e.contains("jxjy.toml"),
+            "{e}"
+        );
         // SAFETY: this variable is read by this test only.
         unsafe { std::env::set_var("JXJY_TEST_DING_SECRET_A", "sec") };
-        let c = load_config(&p).unwrap().unwrap();
+        let c = load(text).unwrap().unwrap();
         assert_eq!(c.robot_code, "dingabc");
         assert_eq!(c.openapi, "http://127.0.0.1:1");
         assert_eq!(c.secret, "sec");
-        std::fs::write(&p, "[dingtalk]\nclient_id = \"a\"\nsecret = \"inline\"\n").unwrap();
-        let e = load_config(&p).unwrap_err().to_string();
+        let e = load("[dingtalk]\nclient_id = \"a\"\nsecret = \"inline\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("secret") && !e.contains("inline"), "{e}");
-        std::fs::write(&p, "[school]\n").unwrap();
-        assert!(load_config(&p).unwrap().is_none());
+        assert!(load("[school]\n").unwrap().is_none());
     }
 }

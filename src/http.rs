@@ -46,32 +46,20 @@ struct Raw {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
     #[error("{file}: [http]: {message}")]
     Parse { file: String, message: String },
 }
 
-/// `[http]` of the config file (defaults when absent).
-pub fn load_config(path: &Path) -> Result<HttpConfig, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
-    from_toml(&text, &file)
-}
-
-pub fn from_toml(text: &str, file: &str) -> Result<HttpConfig, ConfigError> {
+/// The `[http]` table read from the file `path` (defaults when absent).
+pub fn from_table(table: Option<toml::Value>, path: &Path) -> Result<HttpConfig, ConfigError> {
     let parse = |message: String| ConfigError::Parse {
-        file: file.to_string(),
+        file: path.display().to_string(),
         message,
     };
-    let table: toml::Table = toml::from_str(text).map_err(|e| parse(e.message().to_string()))?;
-    let Some(v) = table.get("http") else {
+    let Some(v) = table else {
         return Ok(HttpConfig::default());
     };
-    let raw = Raw::deserialize(v.clone()).map_err(|e| parse(e.message().to_string()))?;
+    let raw = Raw::deserialize(v).map_err(|e| parse(e.message().to_string()))?;
     match raw.listen {
         None => Ok(HttpConfig::default()),
         Some(l) => l
@@ -138,6 +126,11 @@ pub fn front(listener: std::net::TcpListener, routes: Vec<axum::Router>) -> Fron
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn from_toml(text: &str, file: &str) -> Result<HttpConfig, ConfigError> {
+        let mut t: toml::Table = toml::from_str(text).unwrap();
+        from_table(t.remove("http"), Path::new(file))
+    }
 
     #[test]
     fn listen_address_from_the_table_or_the_default() {

@@ -264,6 +264,8 @@ pub enum SettingsError {
     #[error("'{0}' is not a moment like 2024-12-24T09:00+08:00")]
     Moment(String),
     #[error(transparent)]
+    File(#[from] crate::config::FileError),
+    #[error(transparent)]
     Webhooks(#[from] webhook::ConfigError),
     #[error(transparent)]
     School(#[from] crate::config::ConfigError),
@@ -371,21 +373,36 @@ impl Settings {
     }
 
     /// The school's contacts and robots from the config file (none: the
-    /// generic pointer to 人事处, no robots).
+    /// generic pointer to 人事处, no robots). The file is read and parsed
+    /// once; each module checks its own table.
     pub fn config(&self) -> Result<SchoolConfig, SettingsError> {
-        match &self.config_file {
-            Some(path) => Ok(SchoolConfig {
-                contacts: crate::config::contacts(path)?,
-                webhooks: webhook::load_config(path)?,
-                dingtalk: crate::dingtalk::load_config(path)?,
-                wecom: crate::wecom::load_config(path)?,
-                wecom_callback: crate::wecom::callback::load_config(path)?,
-                http: crate::http::load_config(path)?,
-                feishu: crate::feishu::load_config(path)?,
-                admin: crate::admin::load_config(path)?,
-            }),
-            None => Ok(SchoolConfig::default()),
-        }
+        let Some(path) = &self.config_file else {
+            return Ok(SchoolConfig::default());
+        };
+        let mut tables = crate::config::tables(path)?;
+        let mut table = |name: &str| tables.remove(name);
+        let env = |var: &str| std::env::var(var).ok();
+        // In the order the tables were always checked: the first problem
+        // is the one reported.
+        let contacts = crate::config::contacts_from_table(table("school"), path)?;
+        let webhooks = webhook::from_table(table("webhook"), path)?;
+        let dingtalk = crate::dingtalk::from_table(table("dingtalk"), path)?;
+        // [wecom] is one table whichever mode it names.
+        let (wecom, wecom_callback) = match crate::wecom::from_table(table("wecom"), path, env)? {
+            Some(crate::wecom::Mode::LongConnection(c)) => (Some(c), None),
+            Some(crate::wecom::Mode::Callback(c)) => (None, Some(c)),
+            None => (None, None),
+        };
+        Ok(SchoolConfig {
+            contacts,
+            webhooks,
+            dingtalk,
+            wecom,
+            wecom_callback,
+            http: crate::http::from_table(table("http"), path)?,
+            feishu: crate::feishu::from_table(table("feishu"), path, env)?,
+            admin: crate::admin::config::from_table(table("admin"), path)?,
+        })
     }
 
     /// The school's contacts only (`ask` does not need the robots' secrets).

@@ -98,11 +98,15 @@ fn from_env_or(value: &Option<String>, env: &Option<String>) -> Result<Option<St
     }
 }
 
-/// Read and check `jxjy.toml`.
+/// Read and check the robots of `jxjy.toml`.
 pub fn load_config(path: &Path) -> Result<Vec<Target>, ConfigError> {
+    from_table(crate::config::table(path, "webhook")?, path)
+}
+
+/// Check the `[[webhook]]` tables read from the file `path`.
+pub fn from_table(table: Option<toml::Value>, path: &Path) -> Result<Vec<Target>, ConfigError> {
     let file = path.display().to_string();
-    // The other tables belong to other modules (crate::config::TABLES).
-    let webhooks: Vec<RawTarget> = match crate::config::table(path, "webhook")? {
+    let webhooks: Vec<RawTarget> = match table {
         Some(v) => Vec::<RawTarget>::deserialize(v).map_err(|e| ConfigError::Parse {
             file: file.clone(),
             message: e.message().trim().to_string(),

@@ -53,6 +53,8 @@ struct Raw {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error(transparent)]
+    File(#[from] crate::config::FileError),
     #[error("{file}: cannot read: {message}")]
     Io { file: String, message: String },
     #[error("{file}: [admin]: {message}")]
@@ -68,27 +70,24 @@ pub enum ConfigError {
 }
 
 /// `[admin]` of the config file; None when the table is absent (the page
-/// is off).
-pub fn load_config(path: &Path) -> Result<Option<AdminConfig>, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
-    from_toml(&text, path)
+/// is off). Sign-in reads it again through this.
+pub fn load_config(file: &Path) -> Result<Option<AdminConfig>, ConfigError> {
+    from_table(crate::config::table(file, "admin")?, file)
 }
 
-pub fn from_toml(text: &str, path: &Path) -> Result<Option<AdminConfig>, ConfigError> {
-    let file = path.display().to_string();
+/// The `[admin]` table read from the file `file`.
+pub fn from_table(
+    table: Option<toml::Value>,
+    file: &Path,
+) -> Result<Option<AdminConfig>, ConfigError> {
     let parse = |message: String| ConfigError::Parse {
-        file: file.clone(),
+        file: file.display().to_string(),
         message,
     };
-    let table: toml::Table = toml::from_str(text).map_err(|e| parse(e.message().to_string()))?;
-    let Some(v) = table.get("admin") else {
+    let Some(v) = table else {
         return Ok(None);
     };
-    let raw = Raw::deserialize(v.clone()).map_err(|e| parse(e.message().to_string()))?;
+    let raw = Raw::deserialize(v).map_err(|e| parse(e.message().to_string()))?;
     for (name, hash) in &raw.users {
         if !valid_name(name) {
             return Err(parse(format!("users: '{name}' is not a valid admin name")));
@@ -101,7 +100,7 @@ pub fn from_toml(text: &str, path: &Path) -> Result<Option<AdminConfig>, ConfigE
         }
     }
     Ok(Some(AdminConfig {
-        file: path.to_owned(),
+        file: file.to_owned(),
         secure_cookie: raw.secure_cookie,
         users: raw.users,
     }))
@@ -178,7 +177,9 @@ pub fn set_password(path: &Path, name: &str, password: &str) -> Result<(), Confi
     users.insert(name, toml_edit::value(hash_password(password)?));
     let out = doc.to_string();
     // Check what is written reads back as a valid [admin].
-    from_toml(&out, path)?;
+    let mut written: toml::Table =
+        toml::from_str(&out).map_err(|e| parse(e.message().to_string()))?;
+    from_table(written.remove("admin"), path)?;
     write_replacing(path, &out).map_err(|e| ConfigError::Write {
         file,
         message: e.to_string(),
@@ -215,6 +216,11 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("correct horsf", &h));
         assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    fn from_toml(text: &str, file: &Path) -> Result<Option<AdminConfig>, ConfigError> {
+        let mut t: toml::Table = toml::from_str(text).unwrap();
+        from_table(t.remove("admin"), file)
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub use config::{AdminConfig, ConfigError, load_config};
 use crate::limits::Window;
 use crate::service::App;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Form, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -320,31 +320,35 @@ async fn page(
     }
 }
 
-async fn overview(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
-    let Some((_, v)) = a.viewer(&headers, true) else {
-        return to_login();
-    };
+/// The signed-in admin of a page request; a request without a valid
+/// session is sent to the sign-in page instead.
+struct Signed(Viewer);
+
+impl FromRequestParts<Arc<Admin>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, a: &Arc<Admin>) -> Result<Self, Response> {
+        // A page shows the flash message once: it is taken here.
+        match a.viewer(&parts.headers, true) {
+            Some((_, v)) => Ok(Signed(v)),
+            None => Err(to_login()),
+        }
+    }
+}
+
+async fn overview(State(a): State<Arc<Admin>>, Signed(v): Signed) -> Response {
     page(&a, v, views::overview).await
 }
 
-async fn questions(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
-    let Some((_, v)) = a.viewer(&headers, true) else {
-        return to_login();
-    };
+async fn questions(State(a): State<Arc<Admin>>, Signed(v): Signed) -> Response {
     page(&a, v, views::questions).await
 }
 
-async fn knowledge(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
-    let Some((_, v)) = a.viewer(&headers, true) else {
-        return to_login();
-    };
+async fn knowledge(State(a): State<Arc<Admin>>, Signed(v): Signed) -> Response {
     page(&a, v, views::knowledge).await
 }
 
-async fn reminders(State(a): State<Arc<Admin>>, headers: HeaderMap) -> Response {
-    let Some((_, v)) = a.viewer(&headers, true) else {
-        return to_login();
-    };
+async fn reminders(State(a): State<Arc<Admin>>, Signed(v): Signed) -> Response {
     page(&a, v, views::reminders).await
 }
 

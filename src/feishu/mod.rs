@@ -84,41 +84,28 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
     #[error("{file}: [feishu]: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: [feishu] is configured but the environment variable {var} is not set")]
     Env { file: String, var: &'static str },
 }
 
-/// `[feishu]` of the config file, if present.
-pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
-    from_toml(&text, &file, |var| std::env::var(var).ok())
-}
-
-/// [`load_config`] over a file's text and an environment.
-pub fn from_toml(
-    text: &str,
-    file: &str,
+/// The `[feishu]` table read from the file `path`, if present, with its
+/// secrets from `env`.
+pub fn from_table(
+    table: Option<toml::Value>,
+    path: &Path,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Config>, ConfigError> {
+    let file = path.display().to_string();
     let parse = |message: String| ConfigError::Parse {
-        file: file.to_string(),
+        file: file.clone(),
         message,
     };
-    // Only [feishu] is read here; toml's own message may quote a line of
-    // another table (a robot's key): keep the reason only.
-    let table: toml::Table = toml::from_str(text).map_err(|e| parse(e.message().to_string()))?;
-    let Some(v) = table.get("feishu") else {
+    let Some(v) = table else {
         return Ok(None);
     };
-    let raw = Raw::deserialize(v.clone()).map_err(|e| parse(e.message().to_string()))?;
+    let raw = Raw::deserialize(v).map_err(|e| parse(e.message().to_string()))?;
     let app_id = raw.app_id.trim().to_string();
     if app_id.is_empty() {
         return Err(parse("app_id is empty".into()));
@@ -138,7 +125,7 @@ pub fn from_toml(
             .filter(|v| !v.trim().is_empty())
             .map(|v| Secret::new(v.trim()))
             .ok_or(ConfigError::Env {
-                file: file.to_string(),
+                file: file.clone(),
                 var,
             })
     };
@@ -671,6 +658,15 @@ mod tests {
         (ENV_TOKEN, "t0ken-v"),
         (ENV_ENCRYPT_KEY, "k3y-e"),
     ];
+
+    fn from_toml(
+        text: &str,
+        file: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Config>, ConfigError> {
+        let mut t: toml::Table = toml::from_str(text).unwrap();
+        from_table(t.remove("feishu"), Path::new(file), env)
+    }
 
     #[test]
     fn config_from_the_table_and_the_environment() {

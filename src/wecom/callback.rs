@@ -59,7 +59,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Where WeCom calls back unless `path` says otherwise.
@@ -79,35 +78,12 @@ pub struct Config {
     pub crypto: Crypto,
 }
 
-/// `[wecom]` of the config file when its mode is "callback".
-pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
-    from_toml(&text, &file, |var| std::env::var(var).ok())
-}
-
-/// [`load_config`] over a file's text and an environment.
-pub fn from_toml(
-    text: &str,
-    file: &str,
+/// `[wecom]` in mode = "callback" (chosen by [`super::from_table`]).
+pub(super) fn from_raw(
+    raw: RawConfig,
+    err: &impl Fn(String) -> ConfigError,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Config>, ConfigError> {
-    let err = |message: String| ConfigError::Parse {
-        file: file.to_string(),
-        message,
-    };
-    // toml's own message quotes no value; only [wecom] is read.
-    let table: toml::Table = toml::from_str(text).map_err(|e| err(e.message().to_string()))?;
-    let Some(v) = table.get("wecom") else {
-        return Ok(None);
-    };
-    let raw = RawConfig::deserialize(v.clone()).map_err(|e| err(e.message().to_string()))?;
-    if !super::callback_mode(&raw).map_err(err)? {
-        return Ok(None);
-    }
+) -> Result<Config, ConfigError> {
     if raw.secret_env.is_some() || raw.url.is_some() {
         return Err(err(
             "secret_env and url are for the long connection, not mode = \"callback\"".into(),
@@ -133,7 +109,7 @@ pub fn from_toml(
     let key = var(ENV_AES_KEY)?;
     // The key's value is never in the message.
     let crypto = Crypto::new(&token, &key, "").map_err(|e| err(format!("{ENV_AES_KEY}: {e}")))?;
-    Ok(Some(Config { path, crypto }))
+    Ok(Config { path, crypto })
 }
 
 /// The callback channel's state, shared by its requests.
@@ -463,18 +439,34 @@ mod tests {
         match var {
             ENV_TOKEN => Some("QDG6eK".into()),
             ENV_AES_KEY => Some(KEY.into()),
+            super::super::DEFAULT_SECRET_ENV => Some("b0t".into()),
             _ => None,
         }
     }
 
+    /// The callback's config of `text`, None for another mode or none.
+    fn from_toml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Config>, ConfigError> {
+        let mut t: toml::Table = toml::from_str(text).unwrap();
+        let file = std::path::Path::new("j");
+        Ok(
+            match super::super::from_table(t.remove("wecom"), file, env)? {
+                Some(super::super::Mode::Callback(c)) => Some(c),
+                _ => None,
+            },
+        )
+    }
+
     #[test]
     fn callback_mode_is_chosen_in_the_table() {
-        let c = from_toml("[wecom]\nmode = \"callback\"\n", "j", env)
+        let c = from_toml("[wecom]\nmode = \"callback\"\n", env)
             .unwrap()
             .unwrap();
         assert_eq!(c.path, DEFAULT_PATH);
         assert!(!format!("{c:?}").contains("QDG6eK") && !format!("{c:?}").contains(KEY));
-        let c = from_toml("[wecom]\nmode = \"callback\"\npath = \"/wc\"\n", "j", env)
+        let c = from_toml("[wecom]\nmode = \"callback\"\npath = \"/wc\"\n", env)
             .unwrap()
             .unwrap();
         assert_eq!(c.path, "/wc");
@@ -484,22 +476,22 @@ mod tests {
             "[wecom]\nbot_id = \"b\"\n",
             "[wecom]\nbot_id = \"b\"\nmode = \"long_connection\"\n",
         ] {
-            assert!(from_toml(long, "j", env).unwrap().is_none(), "{long}");
+            assert!(from_toml(long, env).unwrap().is_none(), "{long}");
         }
         for bad in [
             "[wecom]\nmode = \"push\"\n",
             "[wecom]\nmode = \"callback\"\npath = \"wc\"\n",
             "[wecom]\nmode = \"callback\"\nurl = \"ws://x\"\n",
         ] {
-            assert!(from_toml(bad, "j", env).is_err(), "{bad}");
+            assert!(from_toml(bad, env).is_err(), "{bad}");
         }
         let no_key = |v: &str| (v == ENV_TOKEN).then(|| "t".to_string());
-        let e = from_toml("[wecom]\nmode = \"callback\"\n", "j", no_key)
+        let e = from_toml("[wecom]\nmode = \"callback\"\n", no_key)
             .unwrap_err()
             .to_string();
         assert!(e.contains(ENV_AES_KEY), "{e}");
         let short_key = |v: &str| Some(if v == ENV_TOKEN { "t" } else { "s3cretkey" }.to_string());
-        let e = from_toml("[wecom]\nmode = \"callback\"\n", "j", short_key)
+        let e = from_toml("[wecom]\nmode = \"callback\"\n", short_key)
             .unwrap_err()
             .to_string();
         assert!(e.contains(ENV_AES_KEY) && !e.contains("s3cretkey"), "{e}");

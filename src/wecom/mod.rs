@@ -117,33 +117,48 @@ struct RawConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
     #[error("{file}: [wecom]: {message}")]
     Parse { file: String, message: String },
 }
 
-/// `[wecom]` of the config file, if there is one.
-pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
+/// `[wecom]`: the bot over the long connection or over the HTTP callback.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    LongConnection(Config),
+    Callback(callback::Config),
+}
+
+/// The `[wecom]` table read from the file `file`, if there is one, in
+/// the mode it names, with its secrets from `env`.
+pub fn from_table(
+    table: Option<toml::Value>,
+    file: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Mode>, ConfigError> {
+    let file = file.display().to_string();
     let err = |message: String| ConfigError::Parse {
         file: file.clone(),
         message,
     };
-    // Only [wecom] is read here; toml's own message quotes no value.
-    let table: toml::Table = toml::from_str(&text).map_err(|e| err(e.message().to_string()))?;
-    let Some(v) = table.get("wecom") else {
+    let Some(v) = table else {
         return Ok(None);
     };
-    let raw = RawConfig::deserialize(v.clone()).map_err(|e| err(e.message().to_string()))?;
-    if callback_mode(&raw).map_err(err)? {
-        // Served by [`callback::load_config`] instead.
-        return Ok(None);
-    }
+    // toml's own message quotes no value.
+    let raw = RawConfig::deserialize(v).map_err(|e| err(e.message().to_string()))?;
+    let mode = if callback_mode(&raw).map_err(err)? {
+        Mode::Callback(callback::from_raw(raw, &err, env)?)
+    } else {
+        Mode::LongConnection(long_connection(raw, &err, env)?)
+    };
+    Ok(Some(mode))
+}
+
+/// `[wecom]` for the long connection.
+fn long_connection(
+    raw: RawConfig,
+    err: &impl Fn(String) -> ConfigError,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     if raw.path.is_some() {
         return Err(err("path is for mode = \"callback\" only".into()));
     }
@@ -154,8 +169,7 @@ pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
     let secret_env = raw
         .secret_env
         .unwrap_or_else(|| DEFAULT_SECRET_ENV.to_string());
-    let secret = std::env::var(&secret_env)
-        .ok()
+    let secret = env(&secret_env)
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| {
             err(format!(
@@ -166,12 +180,12 @@ pub fn load_config(path: &Path) -> Result<Option<Config>, ConfigError> {
     if !(url.starts_with("wss://") || url.starts_with("ws://")) {
         return Err(err(format!("url '{url}' is not a ws:// or wss:// URL")));
     }
-    Ok(Some(Config {
+    Ok(Config {
         bot_id,
         secret: Secret::new(secret.trim()),
         secret_env,
         url,
-    }))
+    })
 }
 
 /// Whether `[wecom]` asks for the HTTP callback instead of the long
@@ -1198,6 +1212,32 @@ pub fn front(wecom: Arc<WeCom>, app: Arc<App>) -> Front {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_long_connection_is_the_default_mode_of_the_one_table() {
+        let env = |v: &str| (v == "WX_S").then(|| " s3cret ".to_string());
+        let parse = |text: &str| {
+            let mut t: toml::Table = toml::from_str(text).unwrap();
+            from_table(t.remove("wecom"), Path::new("j.toml"), env)
+        };
+        let Some(Mode::LongConnection(c)) =
+            parse("[wecom]\nbot_id = \" b1 \"\nsecret_env = \"WX_S\"\n").unwrap()
+        else {
+            panic!("not the long connection");
+        };
+        assert_eq!((c.bot_id.as_str(), c.url.as_str()), ("b1", DEFAULT_URL));
+        assert_eq!(c.secret, Secret::new("s3cret"));
+        let e = parse("[wecom]\nbot_id = \"b1\"\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("j.toml: [wecom]") && e.contains(DEFAULT_SECRET_ENV),
+            "{e}"
+        );
+        let e = parse("[wecom]\nbot_id = \"b1\"\nsecret_env = \"WX_S\"\npath = \"/w\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("path"), "{e}");
+        assert!(parse("[school]\n").unwrap().is_none());
+    }
 
     #[test]
     fn mentions_are_stripped_from_the_front_only() {
