@@ -104,10 +104,11 @@ const YEAR_WORDS: [&str; 6] = ["今年", "去年", "明年", "前年", "每年",
 const FUZZY_MIN: f64 = 0.74;
 
 /// A message with no question word can still ask yes or no: by its question
-/// mark ("这个也要学？") or by a trailing negation ("也要搞这个继教不").
+/// mark ("这个也要学？"), a trailing negation ("也要搞这个继教不") or a
+/// figure offered for confirmation ("是转2再按8吧").
 fn asks_by_its_end(question: &str) -> bool {
     let t = question.trim_end_matches(|c: char| c.is_whitespace() || "。.!！~～😭".contains(c));
-    t.ends_with(['?', '？']) || (t.chars().count() > 4 && t.ends_with(['不', '没']))
+    t.ends_with(['?', '？', '吧']) || (t.chars().count() > 4 && t.ends_with(['不', '没']))
 }
 
 struct Doc {

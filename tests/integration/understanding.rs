@@ -296,3 +296,31 @@ fn pinyin_initials_typed_in_groups_are_the_words() {
         reply.text
     );
 }
+
+#[test]
+fn the_notices_say_whom_they_are_sent_to_and_what_they_ask() {
+    let r = at("2026-11-29");
+    let reply = r.ask("学校这个通知是哪个部门发的 发给谁的");
+    assert_eq!(reply.matched.as_deref(), Some("notices"), "{}", reply.text);
+    for fact in ["人事处", "各学院、各部门", "赣江新区社会发展局"] {
+        assert!(reply.text.contains(fact), "{fact}: {}", reply.text);
+    }
+}
+
+#[test]
+fn a_failed_exam_is_answered_by_the_guide_a_pass_mark_is_not() {
+    let r = at("2026-11-29");
+    // The guide says hours count after the exam is passed...
+    let reply = r.ask("公需课考试没及格 学时算不算");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("public_how"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("考试合格"), "{}", reply.text);
+    // ...but not what the pass mark is.
+    let reply = r.ask("公需课考试多少分及格");
+    assert!(reply.matched.is_none(), "{}", reply.text);
+    assert_eq!(reply.parts, vec!["gap_exam".to_string()]);
+}
