@@ -261,10 +261,11 @@ fn confirmations_and_late_in_other_words() {
 #[test]
 fn a_yes_no_question_is_read_by_its_question_mark_or_trailing_negation() {
     let r = at("2026-11-29");
-    // No question word: the question mark, or 不 at the end, asks whether.
+    // No question word: the question mark, 不 or 吧 at the end asks whether.
     for q in [
         "我是坐办公室的行政岗，不上讲台，这个也要学？",
         "我们是民办高职哈，也要搞这个继教不",
+        "我是辅导员 不在教学岗 要按这个指南学吧",
     ] {
         assert_eq!(r.ask(q).matched.as_deref(), Some("audience"), "{q}");
     }
