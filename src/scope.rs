@@ -169,6 +169,12 @@ impl Scope {
             let word = &normalized[m.start()..m.end()];
             match self.kinds[m.pattern().as_usize()] {
                 WordKind::Region if named.iter().any(|op| op.contains(word)) => {}
+                // "从台湾来江西任教", "来自广东": where the asker comes from,
+                // not where the continuing education is.
+                WordKind::Region
+                    if ["从", "来自"]
+                        .iter()
+                        .any(|p| normalized[..m.start()].trim_end().ends_with(p)) => {}
                 WordKind::Region => return Some(Outside::Region(word.to_string())),
                 WordKind::Profession => {
                     let after = normalized[m.end()..].trim_start();

@@ -325,3 +325,13 @@ fn a_failed_exam_is_answered_by_the_guide_a_pass_mark_is_not() {
     assert!(reply.matched.is_none(), "{}", reply.text);
     assert_eq!(reply.parts, vec!["gap_exam".to_string()]);
 }
+
+#[test]
+fn where_the_asker_comes_from_is_no_other_province() {
+    let r = at("2026-11-29");
+    let reply = r.ask("我是從台灣來江西高校任教的老師，也需要參加繼續教育嗎？");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+    // Another province's own continuing education is still declined.
+    let reply = r.ask("广东的高校老师继续教育要多少学时");
+    assert_eq!(reply.kind, ReplyKind::Decline, "{}", reply.text);
+}
