@@ -337,6 +337,9 @@ const QUESTION_CUES: [&str; 36] = [
     "do",
 ];
 
+/// Words holding a cue that ask nothing (好几个月, 十几个学时).
+const NOT_QUESTIONS: [&str; 4] = ["好几", "十几", "几乎", "没几"];
+
 /// Characters at or after which a message may split into parts.
 const SPLITTERS: &str = "。？?！!；;\n，…,. 　吗呢啊呀嘛";
 
@@ -496,7 +499,11 @@ fn is_question(part: &str) -> bool {
     {
         return true;
     }
-    let lower = part.to_lowercase();
+    // "生病住院好几个月": a quantity, no question.
+    let mut lower = part.to_lowercase();
+    for quantity in NOT_QUESTIONS {
+        lower = lower.replace(quantity, " ");
+    }
     QUESTION_CUES.iter().any(|cue| {
         if cue.chars().all(|c| c.is_ascii_alphabetic()) {
             lower

@@ -237,6 +237,8 @@ impl Analyzer {
                     && !inside(prepared[m.end()..].chars().next())
             })
             .map(|m| self.ask_kinds[m.pattern().as_usize()].clone())
+            // "好几个月" holds 几 but asks nothing: the kind "none" claims it.
+            .filter(|k| k != "none")
             .collect()
     }
 }

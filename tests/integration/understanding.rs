@@ -335,3 +335,12 @@ fn where_the_asker_comes_from_is_no_other_province() {
     let reply = r.ask("广东的高校老师继续教育要多少学时");
     assert_eq!(reply.kind, ReplyKind::Decline, "{}", reply.text);
 }
+
+#[test]
+fn a_quantity_holding_a_question_cue_asks_nothing() {
+    let r = at("2026-11-29");
+    // 好几个月 is the story; 没学完咋办 the question.
+    let reply = r.ask("我今年生病住院好几个月 学时没学完咋办");
+    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+    assert!(reply.text.contains("补学"), "{}", reply.text);
+}
