@@ -515,6 +515,9 @@ impl Matcher {
         let mut features = self.analyzer.features_normalized(&prepared, &normalized);
         if features.asks.is_empty() && asks_by_its_end(question) {
             features.asks.push("whether".into());
+            if question.trim_end().ends_with('吧') {
+                features.asks.push("confirm".into());
+            }
         }
         Reading {
             foreign: self.foreign_words(&prepared),
@@ -780,8 +783,12 @@ impl Matcher {
                 .filter(|(_, s)| *s >= t.candidates && top - *s <= CLOSE)
                 .map(|(e, _)| *e)
                 .collect();
+            // A figure or fact offered for confirmation ("学够50学时就行了
+            // 对吧") shares little with the entry that corrects it: a lone
+            // candidate answers it, the answer giving the guide's figure.
+            let confirming = reading.features.asks.iter().any(|a| a == "confirm");
             match close.as_slice() {
-                [one] if top >= t.lone => Decision::Answer(*one),
+                [one] if top >= t.lone || confirming => Decision::Answer(*one),
                 _ => Decision::Candidates(close),
             }
         } else {

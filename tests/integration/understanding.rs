@@ -344,3 +344,16 @@ fn a_quantity_holding_a_question_cue_asks_nothing() {
     assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
     assert!(reply.text.contains("补学"), "{}", reply.text);
 }
+
+#[test]
+fn a_wrong_figure_offered_for_confirmation_gets_the_guides_figure() {
+    let r = at("2026-11-29");
+    for (q, fact) in [
+        ("专业课学够50学时就行了对吧", "60"),
+        ("打12333是转2再按8吧", "7号键"),
+    ] {
+        let reply = r.ask(q);
+        assert!(reply.matched.is_some(), "{q}: {}", reply.text);
+        assert!(reply.text.contains(fact), "{q}: {}", reply.text);
+    }
+}
