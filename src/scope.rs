@@ -298,7 +298,7 @@ pub fn years(
 
 /// Interrogative cues: a clause holding none is context ("我们是中职学校的"),
 /// not a question of its own.
-const QUESTION_CUES: [&str; 36] = [
+const QUESTION_CUES: [&str; 43] = [
     "吗",
     "么",
     "多少",
@@ -326,6 +326,14 @@ const QUESTION_CUES: [&str; 36] = [
     "啥",
     "?",
     "？",
+    // Requests ask too: "另外湖南大学平台的电话也要一个".
+    "发下",
+    "发一下",
+    "发我",
+    "告诉我",
+    "也要一个",
+    "tell me",
+    "send me",
     "how",
     "what",
     "when",

@@ -357,3 +357,18 @@ fn a_wrong_figure_offered_for_confirmation_gets_the_guides_figure() {
         assert!(reply.text.contains(fact), "{q}: {}", reply.text);
     }
 }
+
+#[test]
+fn a_request_asks_as_a_question_does() {
+    let r = at("2026-11-29");
+    let reply = r.ask("截止时间和咨询电话麻烦一起发下");
+    assert_eq!(
+        reply.parts,
+        vec!["deadline".to_string(), "hotline".to_string()]
+    );
+    let reply = r.ask("12333转1之后按7是吧？另外湖南大学平台的电话也要一个");
+    assert_eq!(
+        reply.parts,
+        vec!["hotline".to_string(), "platform_2".to_string()]
+    );
+}
