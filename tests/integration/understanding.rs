@@ -372,3 +372,31 @@ fn a_request_asks_as_a_question_does() {
         vec!["hotline".to_string(), "platform_2".to_string()]
     );
 }
+
+#[test]
+fn what_the_guide_leaves_open_about_categories_and_login_is_a_gap() {
+    let r = at("2026-11-29");
+    for (q, gap) in [
+        (
+            "公需课刷多了超出的部分能不能顶专业课的课时",
+            "gap_category_swap",
+        ),
+        ("我没有电子社保卡，还有别的方式登录吗", "gap_login_other"),
+        (
+            "专利只拿到受理通知书 还没授权 能折算吗",
+            "gap_conversion_detail",
+        ),
+    ] {
+        let reply = r.ask(q);
+        assert!(reply.matched.is_none(), "{q}: {}", reply.text);
+        assert_eq!(reply.parts, vec![gap.to_string()], "{q}");
+    }
+    // A cap on public hours is answered: the guide sets a minimum only.
+    let reply = r.ask("公需学时有没有上限还是只规定了最少");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("public_hours"),
+        "{}",
+        reply.text
+    );
+}
