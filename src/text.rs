@@ -492,10 +492,22 @@ pub fn prepare(text: &str) -> String {
         Some((at, _)) => &text[..at],
         None => text,
     };
-    // Most questions are already in NFKC: skip the composition pass.
-    let nfkc: String = match unicode_normalization::is_nfkc_quick(clipped.chars()) {
-        unicode_normalization::IsNormalized::Yes => clipped.to_lowercase(),
-        _ => clipped.nfkc().collect::<String>().to_lowercase(),
+    // Most questions are already in NFKC: skip the composition pass. ASCII
+    // and unified ideographs are NFKC as they are (no table lookup needed).
+    let plain = clipped
+        .chars()
+        .all(|c| c.is_ascii() || matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF));
+    let nfkc: String = if plain
+        || unicode_normalization::is_nfkc_quick(clipped.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        if clipped.bytes().any(|b| b.is_ascii_uppercase()) || !clipped.is_ascii() && !plain {
+            clipped.to_lowercase()
+        } else {
+            clipped.to_string()
+        }
+    } else {
+        clipped.nfkc().collect::<String>().to_lowercase()
     };
     let simplified = fast2s::convert(&nfkc);
     let mut out = String::with_capacity(simplified.len());
@@ -506,7 +518,7 @@ pub fn prepare(text: &str) -> String {
         let joins_digits =
             c == '-' && prev.is_ascii_digit() && chars.peek().is_some_and(char::is_ascii_digit);
         if !joins_digits {
-            out.push(if c.is_alphanumeric() && (c.is_ascii() || is_cjk(c)) {
+            out.push(if c.is_ascii_alphanumeric() || (is_cjk(c) && c.is_alphanumeric()) {
                 c
             } else {
                 ' '
