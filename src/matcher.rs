@@ -425,12 +425,27 @@ impl Matcher {
             .any(|(w, _)| text.starts_with(w.as_str()) && !YEAR_WORDS.contains(&w.as_str()))
     }
 
+    /// Does a word of the knowledge base (two characters or more) overlap
+    /// the span `start..end` of `text` without holding it or being held by
+    /// it (会计 in 才会计入 overlaps 计入)?
+    fn crosses_a_word(&self, text: &str, start: usize, end: usize) -> bool {
+        self.words.iter().any(|(w, _)| {
+            w.chars().count() >= 2
+                && text.match_indices(w.as_str()).any(|(at, _)| {
+                    let e = at + w.len();
+                    (at < start && e > start && e < end) || (at > start && at < end && e > end)
+                })
+        })
+    }
+
     /// Is the (normalised) question about another region, profession, or
     /// only a platform operator's own business?
     pub fn outside(&self, normalized: &str) -> Option<Outside> {
-        self.scope.outside(normalized, |rest| {
-            !self.analyzer.tokens(rest).is_empty() && !self.has_domain_word(rest)
-        })
+        self.scope.outside(
+            normalized,
+            |rest| !self.analyzer.tokens(rest).is_empty() && !self.has_domain_word(rest),
+            |start, end| self.crosses_a_word(normalized, start, end),
+        )
     }
 
     /// The guide years a (prepared, not yet rewritten: 年度 is a synonym)

@@ -154,9 +154,14 @@ impl Scope {
         &self,
         normalized: &str,
         foreign_rest: impl Fn(&str) -> bool,
+        crosses_a_word: impl Fn(usize, usize) -> bool,
     ) -> Option<Outside> {
         let ac = self.words.as_ref()?;
-        let found: Vec<_> = ac.find_iter(normalized).collect();
+        // "才会计入" holds 会计 across 计入: no profession there.
+        let found: Vec<_> = ac
+            .find_iter(normalized)
+            .filter(|m| !crosses_a_word(m.start(), m.end()))
+            .collect();
         // "湖南大学的平台…为啥要用湖南的": a region an operator named in the
         // same message bears is that operator, not another province.
         let named: Vec<&str> = found

@@ -518,11 +518,13 @@ pub fn prepare(text: &str) -> String {
         let joins_digits =
             c == '-' && prev.is_ascii_digit() && chars.peek().is_some_and(char::is_ascii_digit);
         if !joins_digits {
-            out.push(if c.is_ascii_alphanumeric() || (is_cjk(c) && c.is_alphanumeric()) {
-                c
-            } else {
-                ' '
-            });
+            out.push(
+                if c.is_ascii_alphanumeric() || (is_cjk(c) && c.is_alphanumeric()) {
+                    c
+                } else {
+                    ' '
+                },
+            );
         }
         prev = c;
     }

@@ -95,6 +95,9 @@ fn other_regions_professions_and_operators_are_declined_with_the_reason() {
         assert_eq!(reply.kind, ReplyKind::Decline, "{q}: {}", reply.text);
         assert!(reply.text.contains(why), "{q}: {}", reply.text);
     }
+    // A profession's name read across a word (才会计入 holds 会计) is none.
+    let reply = r.ask("公需课学时必须满多少还要考试过了才会计入");
+    assert!(reply.matched.is_some(), "{}", reply.text);
     // The platform of an operator, and a teacher of accounting, are ours.
     assert_eq!(
         r.ask("湖大的平台客服电话").matched.as_deref(),
