@@ -92,6 +92,9 @@ pub struct Scope {
     /// with operator names too so that 湖南 inside 湖南大学 is no region.
     words: Option<AhoCorasick>,
     kinds: Vec<WordKind>,
+    /// Per pattern, the operator it names: itself for an operator, the
+    /// platform's operator for a platform's name.
+    bearers: Vec<String>,
     subject_suffixes: Vec<String>,
 }
 
@@ -101,6 +104,8 @@ enum WordKind {
     Profession,
     School,
     Operator,
+    /// A platform's own name ("江西专技在线"): it names its operator.
+    Platform,
 }
 
 impl Scope {
@@ -109,24 +114,27 @@ impl Scope {
     pub fn new(kb: &Kb, normalize: impl Fn(&str) -> String) -> Scope {
         let mut pats: Vec<String> = Vec::new();
         let mut kinds = Vec::new();
-        let mut add = |w: &str, k: WordKind| {
+        let mut bearers = Vec::new();
+        let mut add = |w: &str, k: WordKind, bearer: &str| {
             let n = normalize(w);
             if !n.trim().is_empty() && !pats.contains(&n) {
                 pats.push(n);
                 kinds.push(k);
+                bearers.push(normalize(bearer));
             }
         };
         for p in &kb.facts.platforms {
-            add(&p.operator, WordKind::Operator);
+            add(&p.operator, WordKind::Operator, &p.operator);
+            add(&p.name, WordKind::Platform, &p.operator);
         }
         for w in &kb.lexicon.scope.regions {
-            add(w, WordKind::Region);
+            add(w, WordKind::Region, "");
         }
         for w in &kb.lexicon.scope.professions {
-            add(w, WordKind::Profession);
+            add(w, WordKind::Profession, "");
         }
         for w in &kb.lexicon.scope.other_schools {
-            add(w, WordKind::School);
+            add(w, WordKind::School, "");
         }
         let words = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
@@ -135,6 +143,7 @@ impl Scope {
         Scope {
             words,
             kinds,
+            bearers,
             subject_suffixes: kb
                 .lexicon
                 .scope
@@ -164,10 +173,17 @@ impl Scope {
             .collect();
         // "湖南大学的平台…为啥要用湖南的": a region an operator named in the
         // same message bears is that operator, not another province.
+        // "江西专技在线…说是北京一个公司": a platform named bears its
+        // operator's region too.
         let named: Vec<&str> = found
             .iter()
-            .filter(|m| self.kinds[m.pattern().as_usize()] == WordKind::Operator)
-            .map(|m| &normalized[m.start()..m.end()])
+            .filter(|m| {
+                matches!(
+                    self.kinds[m.pattern().as_usize()],
+                    WordKind::Operator | WordKind::Platform
+                )
+            })
+            .map(|m| self.bearers[m.pattern().as_usize()].as_str())
             .collect();
         let mut operators = Vec::new();
         for m in found {
@@ -195,6 +211,7 @@ impl Scope {
                 // 小学老师 is a teacher of a primary school: no subject taught.
                 WordKind::School => return Some(Outside::School(word.to_string())),
                 WordKind::Operator => operators.push((m.start(), m.end())),
+                WordKind::Platform => {}
             }
         }
         if let Some(&(s, e)) = operators.first() {

@@ -95,6 +95,10 @@ fn other_regions_professions_and_operators_are_declined_with_the_reason() {
         assert_eq!(reply.kind, ReplyKind::Decline, "{q}: {}", reply.text);
         assert!(reply.text.contains(why), "{q}: {}", reply.text);
     }
+    // A platform named by its own name bears its operator's region.
+    let reply =
+        r.ask("同事推荐我用江西专技在线那个平台 说是北京一个公司做的 学的时候有问题打哪个客服电话");
+    assert!(reply.text.contains("4008039966"), "{}", reply.text);
     // A profession's name read across a word (才会计入 holds 会计) is none.
     let reply = r.ask("公需课学时必须满多少还要考试过了才会计入");
     assert!(reply.matched.is_some(), "{}", reply.text);
