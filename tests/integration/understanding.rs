@@ -407,3 +407,14 @@ fn what_the_guide_leaves_open_about_categories_and_login_is_a_gap() {
         reply.text
     );
 }
+
+#[test]
+fn hours_asked_of_neither_kind_get_the_total_with_both_parts() {
+    let r = at("2026-11-29");
+    let reply = r.ask("我在独立学院上班属于学习对象吗 要学多少学实");
+    assert_eq!(
+        reply.parts,
+        vec!["audience".to_string(), "hours_total".to_string()]
+    );
+    assert!(reply.text.contains("90"), "{}", reply.text);
+}
