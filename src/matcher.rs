@@ -108,7 +108,8 @@ const FUZZY_MIN: f64 = 0.74;
 /// figure offered for confirmation ("是转2再按8吧").
 fn asks_by_its_end(question: &str) -> bool {
     let t = question.trim_end_matches(|c: char| c.is_whitespace() || "。.!！~～😭".contains(c));
-    t.ends_with(['?', '？', '吧']) || (t.chars().count() > 4 && t.ends_with(['不', '没']))
+    // 伐 is 吗 in the dialects of Jiangxi's neighbours ("学校要给时间学伐").
+    t.ends_with(['?', '？', '吧']) || (t.chars().count() > 4 && t.ends_with(['不', '没', '伐']))
 }
 
 struct Doc {

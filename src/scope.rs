@@ -320,8 +320,10 @@ pub fn years(
 
 /// Interrogative cues: a clause holding none is context ("我们是中职学校的"),
 /// not a question of its own.
-const QUESTION_CUES: [&str; 43] = [
+const QUESTION_CUES: [&str; 44] = [
     "吗",
+    // 吗 in the dialects of Jiangxi's neighbours ("学校要给时间学伐").
+    "伐",
     "么",
     "多少",
     "几",

@@ -418,3 +418,13 @@ fn hours_asked_of_neither_kind_get_the_total_with_both_parts() {
     );
     assert!(reply.text.contains("90"), "{}", reply.text);
 }
+
+#[test]
+fn a_school_type_written_short_and_a_dialect_question_are_read() {
+    let r = at("2026-11-29");
+    for q in ["高专的老师要学吗", "企业里搞教学的专技人员也要学？"] {
+        assert_eq!(r.ask(q).matched.as_deref(), Some("audience"), "{q}");
+    }
+    let reply = r.ask("学校要给我们时间学伐 天天上课没空");
+    assert!(reply.text.contains("时间保障"), "{}", reply.text);
+}
