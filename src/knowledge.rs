@@ -144,6 +144,10 @@ pub struct Entry {
     /// entries; the platform's name for its own entry); "?when" stands for
     /// a kind of question. Without them its score is scaled down.
     pub requires: Vec<Vec<String>>,
+    /// Words that make the entry a poor answer whatever else fits (the
+    /// audience entry for "实验员公需课也要学30学时吗", which asks hours):
+    /// scaled down as a missing required word is.
+    pub excludes: Vec<String>,
     /// The entry answering for all items of a for_each list: when two of
     /// its items fit a question about equally, that one is the answer.
     pub summary: Option<String>,
@@ -212,6 +216,8 @@ struct RawEntry {
     refer: Vec<Refer>,
     #[serde(default)]
     requires: Vec<Vec<String>>,
+    #[serde(default)]
+    excludes: Vec<String>,
     /// For for_each entries: fields of the item ("name") whose values make
     /// one more group of `requires`.
     #[serde(default)]
@@ -565,6 +571,7 @@ fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbE
                 kind: e.kind,
                 refer: e.refer.clone(),
                 requires,
+                excludes: e.excludes.clone(),
                 summary: e.summary.clone(),
                 yearly: e.yearly,
                 title,

@@ -158,6 +158,8 @@ pub struct Matcher {
     /// Per entry: groups of words (normalised; "?when" a kind of question),
     /// one of each group the question must hold; empty: none required.
     requires: Vec<Vec<Vec<Need>>>,
+    /// Per entry: ids of the words that scale it down (see `Entry::excludes`).
+    excludes: Vec<Vec<usize>>,
     /// Every word some entry requires, found in a question in one pass.
     required_words: Option<AhoCorasick>,
     /// Per entry: does a menu topic lead to it (an overview answer)?
@@ -321,6 +323,24 @@ impl Matcher {
                     .collect()
             })
             .collect();
+        // Excluded words share the automaton: one pass finds both kinds.
+        let excludes: Vec<Vec<usize>> = kb
+            .entries
+            .iter()
+            .map(|e| {
+                e.excludes
+                    .iter()
+                    .map(|w| analyzer.normalize(w))
+                    .filter(|n| !n.is_empty())
+                    .map(|n| {
+                        required.iter().position(|r| *r == n).unwrap_or_else(|| {
+                            required.push(n);
+                            required.len() - 1
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
         let required_words = AhoCorasick::new(&required).ok();
         let summary = kb
             .entries
@@ -353,6 +373,7 @@ impl Matcher {
             head,
             gap,
             requires,
+            excludes,
             summary,
             scope,
             subjects,
@@ -692,10 +713,11 @@ impl Matcher {
             }
         }
         let mut met = vec![true; self.n_entries];
-        for (((b, a), req), met) in best
+        for ((((b, a), req), excl), met) in best
             .iter_mut()
             .zip(&answer_recall)
             .zip(&self.requires)
+            .zip(&self.excludes)
             .zip(met.iter_mut())
         {
             *b += ANSWER_SHARE * a * (1.0 - *b);
@@ -704,7 +726,9 @@ impl Matcher {
                 Need::Ask(kind) => f.asks.iter().any(|a| a == kind),
                 Need::Word(id) => present[*id],
             };
-            if !req.iter().all(|group| group.iter().any(holds)) {
+            if !req.iter().all(|group| group.iter().any(holds))
+                || excl.iter().any(|id| present[*id])
+            {
                 *b *= REQUIRE_PENALTY;
                 *met = false;
             }
@@ -831,6 +855,7 @@ mod tests {
             kind: crate::knowledge::EntryKind::Answer,
             refer: vec![],
             requires: vec![],
+            excludes: vec![],
             summary: None,
             yearly: false,
             title: questions[0].into(),

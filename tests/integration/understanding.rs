@@ -428,3 +428,18 @@ fn a_school_type_written_short_and_a_dialect_question_are_read() {
     let reply = r.ask("学校要给我们时间学伐 天天上课没空");
     assert!(reply.text.contains("时间保障"), "{}", reply.text);
 }
+
+#[test]
+fn hours_asked_by_a_kind_of_staff_are_hours_not_who_takes_part() {
+    let r = at("2026-11-29");
+    // The audience entry excludes questions naming hours or a course kind.
+    let reply = r.ask("我是实验员，公需课也要学30学时吗");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("public_hours"),
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("实验员也要参加继续教育吗");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+}
