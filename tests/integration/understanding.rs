@@ -443,3 +443,12 @@ fn hours_asked_by_a_kind_of_staff_are_hours_not_who_takes_part() {
     let reply = r.ask("实验员也要参加继续教育吗");
     assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
 }
+
+#[test]
+fn other_trainings_are_a_gap_and_a_platform_fault_goes_to_the_hotline() {
+    let r = at("2026-11-29");
+    let reply = r.ask("新入职的岗前培训能算进继续教育学时吗");
+    assert_eq!(reply.parts, vec!["gap_other_training".to_string()]);
+    let reply = r.ask("公需课学完了 平台上没显示学时 咋整");
+    assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
+}
