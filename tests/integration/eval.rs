@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 in the hardest styles; below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 10] = [
+const NEWER_SETS: [&str; 12] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -228,6 +228,8 @@ const NEWER_SETS: [&str; 10] = [
     "heldout28.jsonl",
     "heldout29.jsonl",
     "heldout30.jsonl",
+    "heldout31.jsonl",
+    "heldout32.jsonl",
 ];
 
 #[test]
