@@ -158,6 +158,9 @@ pub struct Matcher {
     /// Per entry: groups of words (normalised; "?when" a kind of question),
     /// one of each group the question must hold; empty: none required.
     requires: Vec<Vec<Vec<Need>>>,
+    /// The knowledge base's words of two characters or more, to tell a
+    /// scope word read across one of them (会计 in 才会计入).
+    domain_words: Option<AhoCorasick>,
     /// Per entry: ids of the words that scale it down (see `Entry::excludes`).
     excludes: Vec<Vec<usize>>,
     /// Every word some entry requires, found in a question in one pass.
@@ -342,6 +345,13 @@ impl Matcher {
             })
             .collect();
         let required_words = AhoCorasick::new(&required).ok();
+        let domain_words = AhoCorasick::new(
+            words
+                .iter()
+                .map(|(w, _)| w.as_str())
+                .filter(|w| w.chars().count() >= 2),
+        )
+        .ok();
         let summary = kb
             .entries
             .iter()
@@ -374,6 +384,7 @@ impl Matcher {
             gap,
             requires,
             excludes,
+            domain_words,
             summary,
             scope,
             subjects,
@@ -451,12 +462,11 @@ impl Matcher {
     /// the span `start..end` of `text` without holding it or being held by
     /// it (会计 in 才会计入 overlaps 计入)?
     fn crosses_a_word(&self, text: &str, start: usize, end: usize) -> bool {
-        self.words.iter().any(|(w, _)| {
-            w.chars().count() >= 2
-                && text.match_indices(w.as_str()).any(|(at, _)| {
-                    let e = at + w.len();
-                    (at < start && e > start && e < end) || (at > start && at < end && e > end)
-                })
+        self.domain_words.as_ref().is_some_and(|ac| {
+            ac.find_overlapping_iter(text).any(|m| {
+                let (at, e) = (m.start(), m.end());
+                (at < start && e > start && e < end) || (at > start && at < end && e > end)
+            })
         })
     }
 

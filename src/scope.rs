@@ -169,7 +169,12 @@ impl Scope {
         // "才会计入" holds 会计 across 计入: no profession there.
         let found: Vec<_> = ac
             .find_iter(normalized)
-            .filter(|m| !crosses_a_word(m.start(), m.end()))
+            .filter(|m| {
+                matches!(
+                    self.kinds[m.pattern().as_usize()],
+                    WordKind::Operator | WordKind::Platform
+                ) || !crosses_a_word(m.start(), m.end())
+            })
             .collect();
         // "湖南大学的平台…为啥要用湖南的": a region an operator named in the
         // same message bears is that operator, not another province.
