@@ -360,6 +360,35 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
     {
         put("school_notice.title", s(m.as_str()));
     }
+    // Whom the two notices are sent to: a line of its own ending in "：",
+    // the school's first, the province's to its 教育局.
+    if let Some(r) = re(r"(?m)^\s*(各[^：\n]{1,40})：\s*$") {
+        let to: Vec<&str> = r
+            .captures_iter(source)
+            .filter_map(|c| c.get(1).map(|m| m.as_str().trim()))
+            .collect();
+        if let Some(first) = to.iter().find(|t| !t.contains("教育局")) {
+            put("school_notice.to", s(first));
+        }
+        if let Some(prov) = to.iter().find(|t| t.contains("教育局")) {
+            put("guide.to", s(prov));
+        }
+    }
+    if let Some(r) = re(r"请各单位认真组织专业技术人员完成[^。]*?学习")
+        && let Some(m) = r.find(&flat)
+    {
+        put("school_notice.asks", s(m.as_str()));
+    }
+    if let Some(r) = re(r"请各单位认真组织做好[^。]*?学习")
+        && let Some(m) = r.find(&flat)
+    {
+        put("guide.asks", s(m.as_str()));
+    }
+    if let Some(r) = re(r"结合[^，。]{2,8}实际")
+        && let Some(m) = r.find(&flat)
+    {
+        put("guide.made_with", s(m.as_str()));
+    }
     if let Some(r) = re(r"江西省教育厅办公室")
         && let Some(m) = r.find(&flat)
     {

@@ -62,6 +62,11 @@ fn extraction_gives_back_the_2024_facts() {
         "platforms.2.phone",
         "public.topics.2",
         "guide.doc_no",
+        "guide.to",
+        "guide.asks",
+        "guide.made_with",
+        "school_notice.to",
+        "school_notice.asks",
     ] {
         assert!(found.iter().any(|(k, _)| k == key), "{key} not found");
     }
