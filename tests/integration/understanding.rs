@@ -452,3 +452,20 @@ fn other_trainings_are_a_gap_and_a_platform_fault_goes_to_the_hotline() {
     let reply = r.ask("公需课学完了 平台上没显示学时 咋整");
     assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
 }
+
+#[test]
+fn passing_the_exam_is_not_asking_the_pass_mark() {
+    let r = at("2026-11-29");
+    let reply = r.ask("公需课考试及格了系统会自动记学时吗");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("public_how"),
+        "{}",
+        reply.text
+    );
+    let reply = r.ask(
+        "What's the cut-off score for the public course exam, and how many retakes do we get?",
+    );
+    assert!(reply.matched.is_none(), "{}", reply.text);
+    assert_eq!(reply.parts.first().map(String::as_str), Some("gap_exam"));
+}
