@@ -159,7 +159,10 @@ impl Responder {
     pub fn new(kb: Arc<Kb>) -> Responder {
         let matcher = Matcher::new(&kb);
         Responder {
-            markers: crate::scope::Markers::new(&kb.lexicon.question_markers),
+            markers: crate::scope::Markers::new(
+                &kb.lexicon.question_markers,
+                kb.lexicon.asks.get("none").map_or(&[][..], Vec::as_slice),
+            ),
             kb,
             matcher,
             clock: Arc::new(SystemClock),

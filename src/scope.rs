@@ -374,17 +374,16 @@ const QUESTION_CUES: [&str; 44] = [
     "do",
 ];
 
-/// Words holding a cue that ask nothing (好几个月, 十几个学时).
-const NOT_QUESTIONS: [&str; 4] = ["好几", "十几", "几乎", "没几"];
-
 /// Characters at or after which a message may split into parts.
 const SPLITTERS: &str = "。？?！!；;\n，…,. 　吗呢啊呀嘛";
 
-/// Words that start a new question inside a message, found in one pass.
-pub struct Markers(Option<AhoCorasick>);
+/// Words that start a new question inside a message, found in one pass,
+/// and words holding a question cue that ask nothing (好几个月: the
+/// lexicon's `[asks] none`, which the kinds of question drop too).
+pub struct Markers(Option<AhoCorasick>, Vec<String>);
 
 impl Markers {
-    pub fn new(words: &[String]) -> Markers {
+    pub fn new(words: &[String], not_questions: &[String]) -> Markers {
         let words: Vec<&str> = words
             .iter()
             .map(String::as_str)
@@ -395,11 +394,45 @@ impl Markers {
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(words)
                 .ok(),
+            not_questions
+                .iter()
+                .filter(|w| !w.is_empty())
+                .cloned()
+                .collect(),
         )
     }
 
     fn any(&self, text: &str) -> bool {
         self.0.as_ref().is_some_and(|ac| ac.is_match(text))
+    }
+
+    /// Does a part ask something: a question cue, or a yes-no question
+    /// ending in its negation?
+    fn is_question(&self, part: &str) -> bool {
+        // "要考试不", "学完没": a yes-no question ending in its negation.
+        // Not "我还没": an adverb before the negation makes it a statement.
+        let core: Vec<char> = part.trim_end_matches(['?', '？', ' ']).chars().collect();
+        if let [.., before, last] = core.as_slice()
+            && core.len() >= 3
+            && matches!(last, '不' | '没')
+            && !"还都也并就我你他她很太".contains(*before)
+        {
+            return true;
+        }
+        // "生病住院好几个月": a quantity, no question.
+        let mut lower = part.to_lowercase();
+        for quantity in &self.1 {
+            lower = lower.replace(quantity.as_str(), " ");
+        }
+        QUESTION_CUES.iter().any(|cue| {
+            if cue.chars().all(|c| c.is_ascii_alphabetic()) {
+                lower
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|w| w == *cue)
+            } else {
+                lower.contains(cue)
+            }
+        })
     }
 
     /// A part opened by a marker that says it asks ("顺便问下截止日期",
@@ -498,7 +531,7 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
     let mut context: Vec<String> = Vec::new();
     for part in raw {
         let part = part.trim().to_string();
-        if is_question(&part) || markers.opens_question(&part) {
+        if markers.is_question(&part) || markers.opens_question(&part) {
             out.push(Clause {
                 text: part,
                 context: std::mem::take(&mut context).join(" "),
@@ -523,33 +556,6 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
         }
     }
     out
-}
-
-fn is_question(part: &str) -> bool {
-    // "要考试不", "学完没": a yes-no question ending in its negation.
-    // Not "我还没": an adverb before the negation makes it a statement.
-    let core: Vec<char> = part.trim_end_matches(['?', '？', ' ']).chars().collect();
-    if let [.., before, last] = core.as_slice()
-        && core.len() >= 3
-        && matches!(last, '不' | '没')
-        && !"还都也并就我你他她很太".contains(*before)
-    {
-        return true;
-    }
-    // "生病住院好几个月": a quantity, no question.
-    let mut lower = part.to_lowercase();
-    for quantity in NOT_QUESTIONS {
-        lower = lower.replace(quantity, " ");
-    }
-    QUESTION_CUES.iter().any(|cue| {
-        if cue.chars().all(|c| c.is_ascii_alphabetic()) {
-            lower
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == *cue)
-        } else {
-            lower.contains(cue)
-        }
-    })
 }
 
 #[cfg(test)]
@@ -594,11 +600,14 @@ mod tests {
     }
 
     fn split(text: &str) -> Vec<(String, String)> {
-        let markers = Markers::new(&[
-            "想问一下".to_string(),
-            "第二个是".to_string(),
-            "顺便问".to_string(),
-        ]);
+        let markers = Markers::new(
+            &[
+                "想问一下".to_string(),
+                "第二个是".to_string(),
+                "顺便问".to_string(),
+            ],
+            &["好几".to_string()],
+        );
         clauses(text, &markers)
             .into_iter()
             .map(|c| (c.text, c.context))
