@@ -497,15 +497,17 @@ pub fn prepare(text: &str) -> String {
     let plain = clipped
         .chars()
         .all(|c| c.is_ascii() || matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF));
-    let nfkc: String = if plain
-        || unicode_normalization::is_nfkc_quick(clipped.chars())
-            == unicode_normalization::IsNormalized::Yes
-    {
-        if clipped.bytes().any(|b| b.is_ascii_uppercase()) || !clipped.is_ascii() && !plain {
+    // Only ASCII letters have case among those: no capital, nothing to do.
+    let nfkc: String = if plain {
+        if clipped.bytes().any(|b| b.is_ascii_uppercase()) {
             clipped.to_lowercase()
         } else {
             clipped.to_string()
         }
+    } else if unicode_normalization::is_nfkc_quick(clipped.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        clipped.to_lowercase()
     } else {
         clipped.nfkc().collect::<String>().to_lowercase()
     };
