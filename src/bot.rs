@@ -28,10 +28,9 @@ use crate::inbox::{Inbox, Item};
 use crate::service::Front;
 use crate::store::ChatKind;
 use crate::telegram::{Retry, Telegram};
-use std::collections::HashMap;
+use crate::workers::ChatWorkers;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler, dialogue::GetChatId};
 use teloxide::dptree;
@@ -429,9 +428,7 @@ async fn updates(
         handler: Arc::new(schema()),
         deps: dptree::deps![tg.clone(), app.clone(), me, stop.clone()],
         inbox: inbox.clone(),
-        chats: HashMap::new(),
-        tasks: tokio::task::JoinSet::new(),
-        done: Arc::new(tokio::sync::Notify::new()),
+        queues: ChatWorkers::new("handlers"),
         stop: stop.clone(),
     };
     let pending = inbox.pending_count();
@@ -457,7 +454,7 @@ async fn updates(
         if room == 0 {
             // Full: Telegram keeps the rest until some are done.
             tokio::select! {
-                _ = workers.done.notified() => {}
+                _ = workers.queues.handled() => {}
                 _ = stop.wait() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -496,26 +493,17 @@ async fn updates(
             }
         }
     };
-    workers.finish(opts.grace).await;
+    workers.queues.finish(opts.grace).await;
     result
 }
 
-/// A chat worker's queue, and how many updates it has queued or in hand.
-type ChatQueue = (
-    tokio::sync::mpsc::UnboundedSender<(Item, Update)>,
-    Arc<AtomicUsize>,
-);
-
-/// One worker per chat with work: a chat's updates in order, chats in
-/// parallel.
+/// One worker per chat with work ([`ChatWorkers`]), each running the
+/// handler tree on its chat's updates in order.
 struct Workers {
     handler: Arc<UpdateHandler<anyhow::Error>>,
     deps: dptree::di::DependencyMap,
     inbox: Arc<Inbox>,
-    /// Chat -> (queue, updates queued or in progress).
-    chats: HashMap<i64, ChatQueue>,
-    tasks: tokio::task::JoinSet<()>,
-    done: Arc<tokio::sync::Notify>,
+    queues: ChatWorkers<i64, (Item, Update)>,
     stop: Stop,
 }
 
@@ -539,64 +527,22 @@ impl Workers {
             .map(|c| c.id.0)
             .or_else(|| update.from().map(|u| u.id.0 as i64))
             .unwrap_or(0);
-        while let Some(r) = self.tasks.try_join_next() {
-            if let Err(e) = r {
-                tracing::error!(error = %e, "a chat worker failed");
+        let (handler, deps, inbox, stop) = (&self.handler, &self.deps, &self.inbox, &self.stop);
+        // A worker gone (it ended) leaves the update pending for the next start.
+        let _ = self.queues.dispatch(chat, (item, update), || {
+            // Cloned once, for a new chat's worker.
+            let (handler, deps, inbox, stop) =
+                (handler.clone(), deps.clone(), inbox.clone(), stop.clone());
+            move |(item, update): (Item, Update)| {
+                let (handler, deps, inbox, stop) =
+                    (handler.clone(), deps.clone(), inbox.clone(), stop.clone());
+                async move {
+                    if !stop.is_set() {
+                        handle(&handler, &deps, &inbox, item, update).await;
+                    }
+                }
             }
-        }
-        if self.chats.len() > 1024 {
-            // Drop idle workers: their channel closes and they end.
-            self.chats.retain(|_, (_, n)| n.load(Ordering::SeqCst) > 0);
-        }
-        let (tx, n) = self.chats.entry(chat).or_insert_with(|| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            let n = Arc::new(AtomicUsize::new(0));
-            self.tasks.spawn(worker(
-                rx,
-                n.clone(),
-                self.handler.clone(),
-                self.deps.clone(),
-                self.inbox.clone(),
-                self.done.clone(),
-                self.stop.clone(),
-            ));
-            (tx, n)
         });
-        n.fetch_add(1, Ordering::SeqCst);
-        if tx.send((item, update)).is_err() {
-            n.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Let the handlers in progress finish (up to `grace`); queued updates
-    /// stay pending in the inbox.
-    async fn finish(mut self, grace: Duration) {
-        self.chats.clear();
-        let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!(
-                "handlers still running after {grace:?}; their updates stay in the inbox"
-            );
-            self.tasks.abort_all();
-        }
-    }
-}
-
-async fn worker(
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<(Item, Update)>,
-    n: Arc<AtomicUsize>,
-    handler: Arc<UpdateHandler<anyhow::Error>>,
-    deps: dptree::di::DependencyMap,
-    inbox: Arc<Inbox>,
-    done: Arc<tokio::sync::Notify>,
-    stop: Stop,
-) {
-    while let Some((item, update)) = rx.recv().await {
-        if !stop.is_set() {
-            handle(&handler, &deps, &inbox, item, update).await;
-        }
-        n.fetch_sub(1, Ordering::SeqCst);
-        done.notify_one();
     }
 }
 

@@ -28,14 +28,13 @@ use crate::limits::{Limiter, Limits};
 use crate::render::{self, ChoiceMemory};
 use crate::service::{App, Front};
 use crate::store::ChatKind;
+use crate::workers::ChatWorkers;
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -866,8 +865,7 @@ pub async fn run(
     let mut workers = Workers {
         handler,
         inbox: inbox.clone(),
-        chats: HashMap::new(),
-        tasks: tokio::task::JoinSet::new(),
+        queues: ChatWorkers::new("DingTalk answers"),
     };
     // Stored before a stop or a crash and not answered yet.
     let left = inbox.pending(None, usize::MAX)?;
@@ -935,7 +933,7 @@ pub async fn run(
             }
         }
     };
-    workers.finish(opts.grace).await;
+    workers.queues.finish(opts.grace).await;
     result
 }
 
@@ -1064,16 +1062,12 @@ fn on_frame(text: &str, inbox: &Inbox, workers: &mut Workers) -> (String, bool) 
     }
 }
 
-/// A chat worker's queue and how many messages it has queued or in hand.
-type ChatQueue = (tokio::sync::mpsc::UnboundedSender<Item>, Arc<AtomicUsize>);
-
-/// One worker per chat with work: a chat's messages in order, chats in
-/// parallel.
+/// One worker per chat with work ([`ChatWorkers`]), each answering its
+/// chat's messages in order.
 struct Workers {
     handler: Arc<Handler>,
     inbox: Arc<Inbox>,
-    chats: HashMap<String, ChatQueue>,
-    tasks: tokio::task::JoinSet<()>,
+    queues: ChatWorkers<String, Item>,
 }
 
 impl Workers {
@@ -1084,45 +1078,19 @@ impl Workers {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        while let Some(r) = self.tasks.try_join_next() {
-            if let Err(e) = r {
-                tracing::error!(error = %e, "a DingTalk chat worker failed");
-            }
-        }
-        if self.chats.len() > 1024 {
-            self.chats.retain(|_, (_, n)| n.load(Ordering::SeqCst) > 0);
-        }
-        let (tx, n) = self.chats.entry(chat).or_insert_with(|| {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Item>();
-            let n = Arc::new(AtomicUsize::new(0));
-            let (count, handler, inbox) = (n.clone(), self.handler.clone(), self.inbox.clone());
-            self.tasks.spawn(async move {
-                while let Some(item) = rx.recv().await {
+        let (handler, inbox) = (&self.handler, &self.inbox);
+        // A worker gone (it ended) leaves the message pending for the next start.
+        let _ = self.queues.dispatch(chat, item, || {
+            let (handler, inbox) = (handler.clone(), inbox.clone());
+            move |item: Item| {
+                let (handler, inbox) = (handler.clone(), inbox.clone());
+                async move {
                     if !handler.stop.is_set() {
                         handler.handle(&inbox, &item).await;
                     }
-                    count.fetch_sub(1, Ordering::SeqCst);
                 }
-            });
-            (tx, n)
+            }
         });
-        n.fetch_add(1, Ordering::SeqCst);
-        if tx.send(item).is_err() {
-            n.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Let answers in progress finish (up to `grace`); queued messages
-    /// stay pending in the inbox for the next start.
-    async fn finish(mut self, grace: Duration) {
-        self.chats.clear();
-        let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!(
-                "DingTalk answers still running after {grace:?}; they stay in the inbox"
-            );
-            self.tasks.abort_all();
-        }
     }
 }
 

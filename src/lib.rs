@@ -50,6 +50,8 @@
 //!   the season's note.
 //! - [`bot`]: the Telegram front end: updates to the core and its replies
 //!   back (inline keyboards), the update loop over the inbox.
+//! - [`workers`]: one worker per chat (a chat's messages in order, chats in
+//!   parallel) for the long-running messengers.
 //! - [`webhook`]: WeCom, DingTalk and Feishu group robots as a destination.
 //! - [`dingtalk`]: the DingTalk front end (Stream mode robot): frames to the
 //!   core and its replies back, and DingTalk chats as a reminder destination.
@@ -108,3 +110,4 @@ pub mod text;
 pub mod tracker;
 pub mod webhook;
 pub mod wecom;
+pub mod workers;

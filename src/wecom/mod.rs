@@ -40,6 +40,7 @@ use crate::render::ChoiceMemory;
 use crate::service::{App, Front};
 use crate::store::ChatKind;
 use crate::telegram::Backoff;
+use crate::workers::ChatWorkers;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -560,7 +561,7 @@ impl WeCom {
             }
         };
         self.set_state(State::Stopped);
-        workers.finish(Duration::from_secs(10)).await;
+        workers.queues.finish(Duration::from_secs(10)).await;
         result
     }
 
@@ -988,8 +989,7 @@ struct Workers {
     app: Arc<App>,
     inbox: Arc<Inbox>,
     stop: Stop,
-    chats: HashMap<String, mpsc::UnboundedSender<Item>>,
-    tasks: tokio::task::JoinSet<()>,
+    queues: ChatWorkers<String, Item>,
 }
 
 impl Workers {
@@ -999,8 +999,7 @@ impl Workers {
             app,
             inbox,
             stop,
-            chats: HashMap::new(),
-            tasks: tokio::task::JoinSet::new(),
+            queues: ChatWorkers::new("WeCom handlers"),
         }
     }
 
@@ -1010,47 +1009,23 @@ impl Workers {
             .and_then(|b| str_at(b, &["chatid"]).or_else(|| str_at(b, &["from", "userid"])))
             .unwrap_or("")
             .to_string();
-        while let Some(r) = self.tasks.try_join_next() {
-            if let Err(e) = r {
-                tracing::error!(error = %e, "a WeCom chat worker failed");
-            }
-        }
-        if self.chats.len() > 1024 {
-            // Idle workers' queues are empty: dropping them ends them.
-            self.chats.clear();
-        }
-        let tx = self.chats.entry(chat).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Item>();
-            let (wecom, app, inbox, stop) = (
-                self.wecom.clone(),
-                self.app.clone(),
-                self.inbox.clone(),
-                self.stop.clone(),
-            );
-            self.tasks.spawn(async move {
-                while let Some(item) = rx.recv().await {
-                    if stop.is_set() {
-                        // Stays pending: handled after the restart.
-                        continue;
+        let (wecom, app, inbox, stop) = (&self.wecom, &self.app, &self.inbox, &self.stop);
+        let queued = self.queues.dispatch(chat, item, || {
+            let (wecom, app, inbox, stop) =
+                (wecom.clone(), app.clone(), inbox.clone(), stop.clone());
+            move |item: Item| {
+                let (wecom, app, inbox, stop) =
+                    (wecom.clone(), app.clone(), inbox.clone(), stop.clone());
+                async move {
+                    // Stopping: stays pending, handled after the restart.
+                    if !stop.is_set() {
+                        handle(&wecom, &app, &inbox, item, &stop).await;
                     }
-                    handle(&wecom, &app, &inbox, item, &stop).await;
                 }
-            });
-            tx
+            }
         });
-        if let Err(e) = tx.send(item) {
-            tracing::error!(id = %e.0.id, "a WeCom chat worker is gone; the callback stays pending");
-        }
-    }
-
-    async fn finish(mut self, grace: Duration) {
-        self.chats.clear();
-        let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!(
-                "WeCom handlers still running after {grace:?}; their callbacks stay in the inbox"
-            );
-            self.tasks.abort_all();
+        if let Err(item) = queued {
+            tracing::error!(id = %item.id, "a WeCom chat worker is gone; the callback stays pending");
         }
     }
 }
