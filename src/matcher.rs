@@ -103,15 +103,6 @@ const YEAR_WORDS: [&str; 6] = ["今年", "去年", "明年", "前年", "每年",
 /// Unknown words at least this close to a known word count as it.
 const FUZZY_MIN: f64 = 0.74;
 
-/// A message with no question word can still ask yes or no: by its question
-/// mark ("这个也要学？"), a trailing negation ("也要搞这个继教不") or a
-/// figure offered for confirmation ("是转2再按8吧").
-fn asks_by_its_end(question: &str) -> bool {
-    let t = question.trim_end_matches(|c: char| c.is_whitespace() || "。.!！~～😭".contains(c));
-    // 伐 is 吗 in the dialects of Jiangxi's neighbours ("学校要给时间学伐").
-    t.ends_with(['?', '？', '吧']) || (t.chars().count() > 4 && t.ends_with(['不', '没', '伐']))
-}
-
 struct Doc {
     entry: usize,
     /// Answer texts are long: they vouch for words (recall) but their
@@ -560,9 +551,11 @@ impl Matcher {
         let prepared = crate::text::prepare(question);
         let normalized = self.analyzer.normalize_prepared(&prepared);
         let mut features = self.analyzer.features_normalized(&prepared, &normalized);
-        if features.asks.is_empty() && asks_by_its_end(question) {
+        if features.asks.is_empty()
+            && let Some(ending) = crate::scope::yes_no_ending(question)
+        {
             features.asks.push("whether".into());
-            if question.trim_end().ends_with('吧') {
+            if ending == crate::scope::Ending::Confirm {
                 features.asks.push("confirm".into());
             }
         }
@@ -662,6 +655,9 @@ impl Matcher {
                         overlap[d as usize] += w * sim;
                     }
                 }
+                // A question word no phrasing uses ("哪儿" beside "哪里") is
+                // no sign of another topic: its kind of question counts.
+                None if self.analyzer.is_ask_cue(key) => {}
                 None => {
                     unknown += self.oov_idf * kind.factor();
                     unknown_words += usize::from(kind == Kind::Word);

@@ -323,6 +323,39 @@ pub fn years(
     found
 }
 
+/// How a message with no question word can still ask yes or no, by its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// "这个也要学？", "要考试不", "学完没", "学校要给时间学伐", "独立学院也要学么".
+    Whether,
+    /// A figure offered for confirmation: "是转2再按8吧".
+    Confirm,
+}
+
+/// The one rule for yes/no endings, shared by the question kinds and the
+/// clause split. Not "我还没": an adverb or a pronoun before the negation
+/// makes it a statement; not "这么", "那么": 么 there asks nothing.
+pub fn yes_no_ending(text: &str) -> Option<Ending> {
+    let t = text.trim_end_matches(|c: char| c.is_whitespace() || "。.!！~～😭".contains(c));
+    if t.ends_with(['?', '？']) {
+        return Some(Ending::Whether);
+    }
+    let core: Vec<char> = t.chars().collect();
+    let [.., before, last] = core.as_slice() else {
+        return None;
+    };
+    match last {
+        '吧' => Some(Ending::Confirm),
+        // 伐 is 吗 in the dialects of Jiangxi's neighbours.
+        '伐' => Some(Ending::Whether),
+        '么' if !"什怎这那多要".contains(*before) => Some(Ending::Whether),
+        '不' | '没' if core.len() >= 3 && !"还都也并就我你他她很太".contains(*before) => {
+            Some(Ending::Whether)
+        }
+        _ => None,
+    }
+}
+
 /// Interrogative cues: a clause holding none is context ("我们是中职学校的"),
 /// not a question of its own.
 const QUESTION_CUES: [&str; 44] = [
@@ -409,14 +442,7 @@ impl Markers {
     /// Does a part ask something: a question cue, or a yes-no question
     /// ending in its negation?
     fn is_question(&self, part: &str) -> bool {
-        // "要考试不", "学完没": a yes-no question ending in its negation.
-        // Not "我还没": an adverb before the negation makes it a statement.
-        let core: Vec<char> = part.trim_end_matches(['?', '？', ' ']).chars().collect();
-        if let [.., before, last] = core.as_slice()
-            && core.len() >= 3
-            && matches!(last, '不' | '没')
-            && !"还都也并就我你他她很太".contains(*before)
-        {
+        if yes_no_ending(part).is_some() {
             return true;
         }
         // "生病住院好几个月": a quantity, no question.
@@ -563,6 +589,28 @@ mod tests {
     use super::*;
 
     const SCOPED: [&str; 5] = ["继续教育", "公需课", "专题", "学时", "专业课"];
+
+    #[test]
+    fn yes_no_endings() {
+        use Ending::*;
+        for (text, want) in [
+            ("这个也要学？", Some(Whether)),
+            ("要考试不", Some(Whether)),
+            ("学完没。", Some(Whether)),
+            ("学校要给时间学伐", Some(Whether)),
+            ("独立学院也要学么", Some(Whether)),
+            ("是转2再按8吧", Some(Confirm)),
+            // Punctuation after 吧 does not hide the confirmation.
+            ("学够了吧。", Some(Confirm)),
+            ("我还没", None),
+            ("就这么", None),
+            ("为什么", None),
+            ("没", None),
+            ("公需课三十学时", None),
+        ] {
+            assert_eq!(yes_no_ending(text), want, "{text}");
+        }
+    }
 
     fn years(text: &str, current: i32) -> Vec<i32> {
         super::years(

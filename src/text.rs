@@ -36,6 +36,8 @@ pub struct Analyzer {
     asks: Option<AhoCorasick>,
     ask_kinds: Vec<String>,
     ask_ascii: Vec<bool>,
+    /// The cue words themselves: what they say is in the kind of question.
+    ask_cues: HashSet<String>,
 }
 
 /// What a text is reduced to for scoring.
@@ -132,6 +134,7 @@ impl Analyzer {
                 .iter()
                 .map(|(w, _)| w.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
                 .collect(),
+            ask_cues: cues.iter().map(|(w, _)| w.clone()).collect(),
             ask_kinds: cues.into_iter().map(|(_, k)| k).collect(),
             rewrite,
             replacements,
@@ -218,6 +221,12 @@ impl Analyzer {
             bigrams,
             asks,
         }
+    }
+
+    /// Is this word a question-word cue ("哪儿", "多久")? Its meaning is
+    /// carried by the kind of question it gives.
+    pub fn is_ask_cue(&self, word: &str) -> bool {
+        self.ask_cues.contains(word)
     }
 
     /// The kinds of question words in prepared text (before rewriting, so

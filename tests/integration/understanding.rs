@@ -469,3 +469,36 @@ fn passing_the_exam_is_not_asking_the_pass_mark() {
     assert!(reply.matched.is_none(), "{}", reply.text);
     assert_eq!(reply.parts.first().map(String::as_str), Some("gap_exam"));
 }
+
+#[test]
+fn a_question_word_the_phrasings_lack_weighs_as_one_they_use() {
+    let r = at("2026-11-29");
+    // 哪儿 and 啥 ask as 哪里 and 什么 do; unknown to every phrasing, they
+    // must not count as words of another topic.
+    for (plain, other) in [
+        ("公需课去哪里学", "公需课去哪儿学"),
+        ("折算学时在哪里申报", "折算学时在哪儿申报"),
+        ("公需课专题是什么", "公需课专题是啥"),
+    ] {
+        let (a, b) = (r.ask(plain), r.ask(other));
+        assert_eq!(a.matched, b.matched, "{other}");
+        assert!(
+            (a.score - b.score).abs() < 1e-6,
+            "{other}: {} vs {}",
+            a.score,
+            b.score
+        );
+    }
+}
+
+#[test]
+fn a_closing_me_asks_whether() {
+    let r = at("2026-11-29");
+    // 么 ends a yes/no question as 吗 does; without it the same words are
+    // too weak to answer.
+    let reply = r.ask("高专的老师也要学继续教育么");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+    assert!(r.ask("高专的老师也要学继续教育").matched.is_none());
+    // 这么 / 什么 ask nothing by their 么.
+    assert_eq!(jxjy_bot::scope::yes_no_ending("就这么"), None);
+}
