@@ -224,11 +224,12 @@ pub fn chat(s: &Settings, opened_by_default: bool) -> Result<()> {
 /// `ask`: one question, or --json lines from stdin.
 pub fn ask(s: &Settings, json: bool, explain: bool, question: &str) -> Result<()> {
     let responder = responder(s)?;
-    if explain {
-        explain_match(&responder, question);
-    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if explain {
+        // Written, not printed: a closed pipe (| head) is an error, not a panic.
+        explain_match(&responder, question, &mut out)?;
+    }
     if json && question.trim().is_empty() {
         // Batch mode: one JSON line per stdin line, in order.
         let stdin = std::io::stdin();
@@ -252,22 +253,28 @@ pub fn ask(s: &Settings, json: bool, explain: bool, question: &str) -> Result<()
     Ok(())
 }
 
-fn explain_match(responder: &Responder, question: &str) {
-    let analyzer = responder.matcher().analyzer();
-    println!("normalised: {}", analyzer.normalize(question));
-    let f = analyzer.features(question);
-    println!("words:      {}", f.words.join(" / "));
-    println!("bigrams:    {}", f.bigrams.join(" "));
-    println!("asks:       {}", f.asks.join(" / "));
+fn explain_match(
+    responder: &Responder,
+    question: &str,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    // As the matcher reads it: with the kind a yes/no ending gives.
+    let reading = responder.matcher().read(question);
+    writeln!(out, "normalised: {}", reading.normalized)?;
+    let f = &reading.features;
+    writeln!(out, "words:      {}", f.words.join(" / "))?;
+    writeln!(out, "bigrams:    {}", f.bigrams.join(" "))?;
+    writeln!(out, "asks:       {}", f.asks.join(" / "))?;
     for (i, sc) in responder.matcher().rank(question).iter().take(5) {
-        println!("  {:.3}  {}", sc, responder.kb().entries[*i].id);
+        writeln!(out, "  {:.3}  {}", sc, responder.kb().entries[*i].id)?;
     }
     let clauses = responder.clauses(question);
     if clauses.len() > 1 || clauses.iter().any(|c| !c.context.is_empty()) {
         for c in clauses {
-            println!("question:   {}    (context: {})", c.text, c.context);
+            writeln!(out, "question:   {}    (context: {})", c.text, c.context)?;
         }
     }
+    Ok(())
 }
 
 /// `stats`: the season, then what was asked, unanswered, voted, lost.

@@ -300,10 +300,17 @@ impl Responder {
                             c.text.clone(),
                         ]
                     };
-                    let found = tries
-                        .iter()
-                        .filter(|t| !t.trim().is_empty())
-                        .find_map(|t| self.clear_answer(t, reading.foreign));
+                    // What the guide does not say needs no subject: "收费吗"
+                    // after a question on 集中面授 asks about the fee.
+                    let gap_alone = self
+                        .clear_answer(&c.text, reading.foreign)
+                        .filter(|&i| self.kb.entries[i].kind == EntryKind::Gap);
+                    let found = gap_alone.or_else(|| {
+                        tries
+                            .iter()
+                            .filter(|t| !t.trim().is_empty())
+                            .find_map(|t| self.clear_answer(t, reading.foreign))
+                    });
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {

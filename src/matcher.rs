@@ -91,7 +91,7 @@ const OOV_CAP: usize = 3;
 const INSUBSTANTIAL_PENALTY: f32 = 0.4;
 /// A gap entry whose required words a question holds comes first when
 /// this close to the best.
-const GAP_LEAD: f32 = 0.1;
+const GAP_LEAD: f32 = 0.3;
 /// Entries within this of the best are offered beside it.
 const CLOSE: f32 = 0.15;
 /// Scales an entry whose required words the question lacks.
@@ -605,6 +605,7 @@ impl Matcher {
                     .cloned()
                     .collect(),
                 words,
+                bounds: Vec::new(),
             },
         }
     }
@@ -715,7 +716,10 @@ impl Matcher {
         ];
         if let Some(ac) = &self.required_words {
             for m in ac.find_overlapping_iter(normalized.as_str()) {
-                present[m.pattern().as_usize()] = true;
+                // Not read across words: 少学 is not in 多少学时.
+                if !f.across_words(m.start(), m.end()) {
+                    present[m.pattern().as_usize()] = true;
+                }
             }
         }
         let mut met = vec![true; self.n_entries];

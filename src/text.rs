@@ -48,6 +48,24 @@ pub struct Features {
     /// What is asked (how many, when, where, how, who, whether, what):
     /// the question words the stopword list drops, kept as a kind.
     pub asks: Vec<String>,
+    /// Byte offsets of the normalised text where a word starts or ends,
+    /// sorted. Empty for texts built from words: nothing is cut there.
+    pub bounds: Vec<usize>,
+}
+
+impl Features {
+    /// Is `start..end` of the normalised text read across words, cutting a
+    /// word at each end (少学 in 多少 / 学时)? A part of one word (认定 in
+    /// 学时认定) or a phrase ending with a word (能免 in 能不能 / 免) is not.
+    pub fn across_words(&self, start: usize, end: usize) -> bool {
+        if self.bounds.is_empty() {
+            return false;
+        }
+        let cut = |x: usize| self.bounds.binary_search(&x).is_err();
+        let first_after = self.bounds.partition_point(|&b| b <= start);
+        let crosses = self.bounds.get(first_after).is_some_and(|&b| b < end);
+        crosses && cut(start) && cut(end)
+    }
 }
 
 fn is_cjk(c: char) -> bool {
@@ -188,6 +206,7 @@ impl Analyzer {
     pub fn features_normalized(&self, prepared: &str, normalized: &str) -> Features {
         let mut words = Vec::new();
         let mut bigrams = Vec::new();
+        let mut bounds = Vec::new();
         for chunk in normalized.split(' ') {
             // Bigrams run inside words, and across runs of single characters
             // (what jieba could not place), but not across two known words:
@@ -199,7 +218,16 @@ impl Analyzer {
                 }
                 run.clear();
             };
-            for w in self.kept_words(chunk) {
+            let base = chunk.as_ptr() as usize - normalized.as_ptr() as usize;
+            let mut at = base;
+            for t in self.jieba.cut(chunk, false) {
+                bounds.push(at);
+                at += t.word.len();
+                bounds.push(at);
+                let w = t.word.trim();
+                if w.is_empty() || self.stopwords.contains(w) {
+                    continue;
+                }
                 words.push(w.to_string());
                 let cjk: Vec<char> = w.chars().filter(|c| is_cjk(*c)).collect();
                 if cjk.len() == 1 {
@@ -214,12 +242,14 @@ impl Analyzer {
         }
         dedup(&mut words);
         dedup(&mut bigrams);
+        bounds.dedup();
         let mut asks = self.asks_prepared(prepared);
         dedup(&mut asks);
         Features {
             words,
             bigrams,
             asks,
+            bounds,
         }
     }
 
@@ -256,6 +286,10 @@ impl Analyzer {
 /// the homophone pass.
 const FUNCTION_CHARS: &str = "不没吗呢了的是要能会有还就都也吧啊么怎什哪几谁吧得着过";
 
+/// Frequency from which a general two-character word is common enough to
+/// stop a homophone fix across it (各自 4,330; 会计 1,473; 太学 178).
+const COMMON_PAIR_FREQ: u32 = 2000;
+
 /// Longest domain word the homophone pass looks for, in characters.
 const MAX_HOMOPHONE_CHARS: usize = 6;
 
@@ -274,6 +308,10 @@ struct Homophones {
     /// The domain words as written: a slip is not read where it would cut
     /// one that is written out in full (登继教 holds 继教, not 登记).
     literal: FxHashSet<String>,
+    /// Common two-character words of the general word list: a slip whose
+    /// edge forms one with its neighbour is no slip (及各 in 名称及各自).
+    /// Rare ones (太学 in 平太学) do not count.
+    pairs: FxHashSet<(char, char)>,
 }
 
 fn syllable(c: char) -> Option<&'static str> {
@@ -295,6 +333,7 @@ impl Homophones {
             starts: FxHashSet::default(),
             known: FxHashSet::default(),
             literal: FxHashSet::default(),
+            pairs: FxHashSet::default(),
         };
         let targets = lex
             .dictionary
@@ -336,12 +375,20 @@ impl Homophones {
                 .filter(|k| (2..=MAX_HOMOPHONE_CHARS).contains(&k.chars().count())),
         );
         // Only general words that collide with a domain word matter.
-        for word in lex
-            .segmentation_text
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-        {
+        for line in lex.segmentation_text.lines() {
+            let mut fields = line.split_whitespace();
+            let Some(word) = fields.next() else { continue };
             let chars: Vec<char> = word.chars().collect();
+            if let [a, b] = chars[..]
+                && is_cjk(a)
+                && is_cjk(b)
+                && fields
+                    .next()
+                    .and_then(|f| f.parse::<u32>().ok())
+                    .is_some_and(|f| f >= COMMON_PAIR_FREQ)
+            {
+                h.pairs.insert((a, b));
+            }
             if !(2..=MAX_HOMOPHONE_CHARS).contains(&chars.len()) {
                 continue;
             }
@@ -380,6 +427,14 @@ impl Homophones {
                         .contains(&chars[j..j + l].iter().collect::<String>())
                 })
         })
+    }
+
+    /// Whether `chars[at..at + len]` forms a general word with the
+    /// character on either side (及各 before 自: 各自).
+    fn binds_a_neighbour(&self, chars: &[char], at: usize, len: usize) -> bool {
+        let end = at + len;
+        (end < chars.len() && self.pairs.contains(&(chars[end - 1], chars[end])))
+            || (at > 0 && self.pairs.contains(&(chars[at - 1], chars[at])))
     }
 
     /// Replace runs of Chinese characters that sound like a domain word but
@@ -426,6 +481,7 @@ impl Homophones {
                             || !shares
                             || self.known.contains(&original)
                             || self.cuts_a_word(&chars, i, len)
+                            || self.binds_a_neighbour(&chars, i, len)
                         {
                             out.push_str(&original);
                         } else {

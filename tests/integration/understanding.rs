@@ -179,6 +179,13 @@ fn slips_of_the_phone_keyboard_and_other_languages_are_read() {
     ] {
         assert_eq!(r.ask(q).matched.as_deref(), Some(id), "{q}");
     }
+    // 及各 beside 自 is no slip for 及格: 各自 is a common word.
+    let reading = r.matcher().read("请把三家平台的名称及各自电话发一下");
+    assert!(
+        reading.normalized.contains("及各自"),
+        "{}",
+        reading.normalized
+    );
     // 不上课 is no slip for 补上课.
     let reply = r.ask("我是实验员不上课的，也要参加继续教育吗");
     assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
@@ -501,4 +508,47 @@ fn a_closing_me_asks_whether() {
     assert!(r.ask("高专的老师也要学继续教育").matched.is_none());
     // 这么 / 什么 ask nothing by their 么.
     assert_eq!(jxjy_bot::scope::yes_no_ending("就这么"), None);
+}
+
+#[test]
+fn what_the_guide_does_not_say_wins_over_the_subject_it_is_asked_of() {
+    let r = at("2026-11-29");
+    // A fee asked of a named platform asks about the fee, which the guide
+    // does not set, not for the platform's phone.
+    for q in ["江西专技在线的课程怎么收费", "湖南大学平台的课要先充值吗"]
+    {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+        assert_eq!(reply.parts, vec!["gap_fee".to_string()], "{q}");
+    }
+    // A part asking the fee needs no subject of its own: the one before it
+    // (集中面授) does not turn it into a question on study forms.
+    let reply = r.ask("集中面授怎么组织，收费吗");
+    assert_eq!(
+        reply.parts,
+        vec!["professional_forms".to_string(), "gap_fee".to_string()]
+    );
+    // The school's own funds are the employer's duty, which the guide sets.
+    let reply = r.ask("参加继续教育的费用单位用什么经费出");
+    assert_eq!(reply.matched.as_deref(), Some("support"), "{}", reply.text);
+}
+
+#[test]
+fn an_entrys_required_words_are_not_read_across_two_words() {
+    let r = at("2026-11-29");
+    // 少学 (the exemption gap's word) is not in 多少 / 学时.
+    let reply = r.ask("一年要学多少学时");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("hours_total"),
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("专业课少学几个学时行不行");
+    assert_eq!(
+        reply.parts,
+        vec!["gap_exemption".to_string()],
+        "{}",
+        reply.text
+    );
 }
