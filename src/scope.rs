@@ -195,12 +195,16 @@ impl Scope {
             let word = &normalized[m.start()..m.end()];
             match self.kinds[m.pattern().as_usize()] {
                 WordKind::Region if named.iter().any(|op| op.contains(word)) => {}
-                // "从台湾来江西任教", "来自广东": where the asker comes from,
-                // not where the continuing education is.
+                // "从台湾来江西任教", "来自广东", "在北京读的博士":
+                // where the asker comes from or studied, not where the
+                // continuing education is.
                 WordKind::Region
-                    if ["从", "来自"]
+                    if PAST_BEFORE
                         .iter()
-                        .any(|p| normalized[..m.start()].trim_end().ends_with(p)) => {}
+                        .any(|p| normalized[..m.start()].trim_end().ends_with(p))
+                        || PAST_AFTER
+                            .iter()
+                            .any(|p| normalized[m.end()..].trim_start().starts_with(p)) => {}
                 WordKind::Region => return Some(Outside::Region(word.to_string())),
                 WordKind::Profession => {
                     let after = normalized[m.end()..].trim_start();
@@ -322,6 +326,13 @@ pub fn years(
     }
     found
 }
+
+/// Before a region: where the asker comes from. Not 以前在: "我以前在湖北
+/// …那边一年要多少学时" asks about Hubei.
+const PAST_BEFORE: [&str; 3] = ["从", "来自", "老家"];
+/// After a region: studied or worked there before ("北京读的博士"; 读博士
+/// is read as 学历教育 by then).
+const PAST_AFTER: [&str; 7] = ["读的", "读书", "读博", "读研", "学历教育", "毕业", "调过来"];
 
 /// How a message with no question word can still ask yes or no, by its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -552,3 +552,40 @@ fn an_entrys_required_words_are_not_read_across_two_words() {
         reply.text
     );
 }
+
+#[test]
+fn where_the_asker_studied_is_not_the_province_asked_about() {
+    let r = at("2026-11-29");
+    for q in [
+        "我在上海读的博士 现在在江西高校 博士学历能折算学时吗",
+        "我在上海读博士的时候发的论文能折算吗",
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(
+            reply.matched.as_deref(),
+            Some("conversion_what"),
+            "{q}: {}",
+            reply.text
+        );
+    }
+    // Asked about that province itself, it is another province's rule.
+    let reply = r.ask("上海高校老师继续教育要多少学时");
+    assert_eq!(reply.matched, None, "{}", reply.text);
+}
+
+#[test]
+fn asking_whether_the_document_says_something_asks_that_thing() {
+    let r = at("2026-11-29");
+    // "文件里有说 / 指南有没有说" names no topic: the question is the rest.
+    for (q, id) in [
+        ("指南有没有说经费谁出", "support"),
+        ("平台不能用了找谁", "hotline"),
+        ("Will my school give us time to study?", "support"),
+        (
+            "Does the guide cover teachers at adult colleges?",
+            "audience",
+        ),
+    ] {
+        assert_eq!(r.ask(q).matched.as_deref(), Some(id), "{q}");
+    }
+}
