@@ -559,6 +559,12 @@ impl Matcher {
                 features.asks.push("confirm".into());
             }
         }
+        // A fact offered for confirmation ("教学岗也要学对吧") asks yes or no.
+        if features.asks.iter().any(|a| a == "confirm")
+            && !features.asks.iter().any(|a| a == "whether")
+        {
+            features.asks.push("whether".into());
+        }
         Reading {
             foreign: self.foreign_words(&prepared),
             prepared,

@@ -589,3 +589,15 @@ fn asking_whether_the_document_says_something_asks_that_thing() {
         assert_eq!(r.ask(q).matched.as_deref(), Some(id), "{q}");
     }
 }
+
+#[test]
+fn a_fact_offered_for_confirmation_asks_yes_or_no() {
+    let r = at("2026-11-29");
+    // 对吧 asks whether: the audience entry, which needs a whether or who
+    // question, answers it.
+    let reply = r.ask("教学岗也要学对吧");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+    // 来得及吧 asks whether the deadline leaves time.
+    let reply = r.ask("我打算12月28号再开始学，来得及吧");
+    assert_eq!(reply.matched.as_deref(), Some("deadline"), "{}", reply.text);
+}
