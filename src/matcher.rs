@@ -663,8 +663,9 @@ impl Matcher {
                     }
                 }
                 // A question word no phrasing uses ("哪儿" beside "哪里") is
-                // no sign of another topic: its kind of question counts.
-                None if self.analyzer.is_ask_cue(key) => {}
+                // no sign of another topic: its kind of question counts. Nor
+                // is a word of grammar (从, 到底, 这边).
+                None if self.analyzer.is_ask_cue(key) || self.analyzer.is_function_word(key) => {}
                 None => {
                     unknown += self.oov_idf * kind.factor();
                     unknown_words += usize::from(kind == Kind::Word);

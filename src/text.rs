@@ -38,6 +38,10 @@ pub struct Analyzer {
     ask_ascii: Vec<bool>,
     /// The cue words themselves: what they say is in the kind of question.
     ask_cues: HashSet<String>,
+    /// Words of grammar in the general word list (prepositions, adverbs,
+    /// pronouns, conjunctions, particles, measure words: 从, 到底, 这边):
+    /// unknown to every phrasing, they say nothing of another topic.
+    function_words: HashSet<String>,
 }
 
 /// What a text is reduced to for scoring.
@@ -153,6 +157,22 @@ impl Analyzer {
                 .map(|(w, _)| w.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
                 .collect(),
             ask_cues: cues.iter().map(|(w, _)| w.clone()).collect(),
+            function_words: lex
+                .segmentation_text
+                .lines()
+                .filter_map(|l| {
+                    let mut f = l.split_whitespace();
+                    let (word, tag) = (f.next()?, f.nth(1)?);
+                    // One character of a measure word or an adverb can
+                    // carry the topic (代 in 找人代学, 不 in 不教书).
+                    let grammar = if word.chars().count() >= 2 {
+                        FUNCTION_TAGS.contains(&tag)
+                    } else {
+                        FUNCTION_CHAR_TAGS.contains(&tag)
+                    };
+                    grammar.then(|| word.to_string())
+                })
+                .collect(),
             ask_kinds: cues.into_iter().map(|(_, k)| k).collect(),
             rewrite,
             replacements,
@@ -259,6 +279,11 @@ impl Analyzer {
         self.ask_cues.contains(word)
     }
 
+    /// Is this a word of grammar (从, 到底, 这边) by the general word list?
+    pub fn is_function_word(&self, word: &str) -> bool {
+        self.function_words.contains(word)
+    }
+
     /// The kinds of question words in prepared text (before rewriting, so
     /// 几号 still says "when" though it is rewritten to 日期).
     pub fn asks_prepared(&self, prepared: &str) -> Vec<String> {
@@ -285,6 +310,17 @@ impl Analyzer {
 /// Characters of grammar, not of topic: words holding one are no target of
 /// the homophone pass.
 const FUNCTION_CHARS: &str = "不没吗呢了的是要能会有还就都也吧啊么怎什哪几谁吧得着过";
+
+/// Part-of-speech tags of jieba's word list that mark words of grammar:
+/// preposition, adverb, conjunction, pronoun, locative, numeral, measure
+/// word, particles, interjection, onomatopoeia.
+const FUNCTION_TAGS: [&str; 16] = [
+    "p", "d", "c", "r", "f", "m", "q", "mq", "u", "uj", "ul", "uz", "y", "e", "o", "k",
+];
+
+/// Of single characters, only prepositions, conjunctions and particles
+/// (从, 把, 给) are grammar alone.
+const FUNCTION_CHAR_TAGS: [&str; 9] = ["p", "c", "u", "uj", "ul", "uz", "y", "e", "o"];
 
 /// Frequency from which a general two-character word is common enough to
 /// stop a homophone fix across it (各自 4,330; 会计 1,473; 太学 178).

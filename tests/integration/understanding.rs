@@ -478,7 +478,7 @@ fn passing_the_exam_is_not_asking_the_pass_mark() {
 }
 
 #[test]
-fn a_question_word_the_phrasings_lack_weighs_as_one_they_use() {
+fn a_question_word_or_a_word_of_grammar_the_phrasings_lack_weighs_nothing() {
     let r = at("2026-11-29");
     // 哪儿 and 啥 ask as 哪里 and 什么 do; unknown to every phrasing, they
     // must not count as words of another topic.
@@ -486,6 +486,9 @@ fn a_question_word_the_phrasings_lack_weighs_as_one_they_use() {
         ("公需课去哪里学", "公需课去哪儿学"),
         ("折算学时在哪里申报", "折算学时在哪儿申报"),
         ("公需课专题是什么", "公需课专题是啥"),
+        // Nor do words of grammar (到底, 这边) by the general word list.
+        ("公需课要学多少学时", "公需课到底要学多少学时"),
+        ("专业课在哪学", "专业课这边在哪学"),
     ] {
         let (a, b) = (r.ask(plain), r.ask(other));
         assert_eq!(a.matched, b.matched, "{other}");
