@@ -277,6 +277,9 @@ impl Responder {
             }
             many => {
                 let mut carry = String::new();
+                // The previous part's question and subject, for a part that
+                // names only a subject ("专业课呢").
+                let mut previous: Option<(String, String)> = None;
                 for c in many {
                     // Alone, then with its context ("我们是中职学校的"). A part
                     // without a subject of its own asks about the one its
@@ -291,7 +294,27 @@ impl Responder {
                         s if s.is_empty() => carry.clone(),
                         s => s,
                     };
-                    let tries: Vec<String> = if !own.is_empty() || borrowed.is_empty() {
+                    // "公需课要多少学时？专业课呢？": the same question about
+                    // another subject.
+                    let elliptical = previous.as_ref().and_then(|(text, subject)| {
+                        let bare = self
+                            .matcher
+                            .analyzer()
+                            .normalize(&c.text)
+                            .trim_end_matches(['呢', '?', '？', ' '])
+                            .to_string();
+                        (!own.is_empty() && bare == own).then(|| {
+                            let asked = self.matcher.analyzer().normalize(text);
+                            if subject.is_empty() {
+                                format!("{own} {asked}")
+                            } else {
+                                asked.replacen(subject.as_str(), &own, 1)
+                            }
+                        })
+                    });
+                    let tries: Vec<String> = if let Some(t) = elliptical {
+                        vec![t, c.text.clone()]
+                    } else if !own.is_empty() || borrowed.is_empty() {
                         vec![c.text.clone(), format!("{} {}", c.context, c.text)]
                     } else {
                         vec![
@@ -316,6 +339,7 @@ impl Responder {
                     {
                         parts.push(i);
                     }
+                    previous = Some((c.text.clone(), own.clone()));
                     if !own.is_empty() {
                         carry = own;
                     }

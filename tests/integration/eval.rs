@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-38); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 20] = [
+const NEWER_SETS: [&str; 24] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -238,6 +238,10 @@ const NEWER_SETS: [&str; 20] = [
     "heldout36.jsonl",
     "heldout37.jsonl",
     "heldout38.jsonl",
+    "heldout39.jsonl",
+    "heldout40.jsonl",
+    "heldout41.jsonl",
+    "heldout42.jsonl",
 ];
 
 #[test]

@@ -604,3 +604,23 @@ fn a_fact_offered_for_confirmation_asks_yes_or_no() {
     let reply = r.ask("我打算12月28号再开始学，来得及吧");
     assert_eq!(reply.matched.as_deref(), Some("deadline"), "{}", reply.text);
 }
+
+#[test]
+fn a_part_naming_only_another_subject_asks_the_same_question_of_it() {
+    let r = at("2026-11-29");
+    // "专业课呢" after "公需课在哪学" asks where 专业课 are studied.
+    let reply = r.ask("公需课在哪学？专业课呢？");
+    assert_eq!(
+        reply.parts,
+        vec!["public_how".to_string(), "professional_online".to_string()],
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("公需课要多少学时？专业课呢？");
+    assert_eq!(
+        reply.parts,
+        vec!["public_hours".to_string(), "professional_hours".to_string()],
+        "{}",
+        reply.text
+    );
+}
