@@ -769,24 +769,6 @@ impl Matcher {
         let doc_of = |ranked: &[(usize, f32)]| ranked.first().map(|(e, _)| best_doc[*e]);
         ranked.truncate(5);
         let t = self.thresholds;
-        // A clear lead answers; so does a very strong match whose runner-up
-        // is just as strong (the runner-up is offered as a button).
-        // Two items of one list fit equally ("网梯和湖大的电话"): the entry
-        // for the whole list answers.
-        if let ([(a, sa), (b, sb), ..], Some(sum)) = (
-            ranked.as_slice(),
-            self.summary
-                .get(ranked.first().map_or(0, |r| r.0))
-                .copied()
-                .flatten(),
-        ) && self.summary[*b] == Some(sum)
-            && sa - sb <= SIBLING_GAP
-            && *a != sum
-        {
-            let s = *sa;
-            ranked.retain(|(e, _)| self.summary[*e] != Some(sum) && *e != sum);
-            ranked.insert(0, (sum, s));
-        }
         // A question naming what the guide does not say (a fee, a duration,
         // opening hours) asks about that, whatever else it names: a gap
         // entry whose required words it holds answers when near the top.
@@ -802,6 +784,38 @@ impl Matcher {
                     doc: doc_of(&ranked),
                     ranked,
                 };
+            }
+        }
+        // Two items of one list fit about as well as the best ("网梯和湖大的
+        // 电话"; "专业课学了70多，公需才20，算完成了吗"): the entry for the
+        // whole list answers.
+        if let Some(&(_, top)) = ranked.first() {
+            let near: Vec<usize> = ranked
+                .iter()
+                .take_while(|(_, s)| top - s <= SIBLING_GAP)
+                .map(|(e, _)| *e)
+                .collect();
+            let shared = near.iter().find_map(|&e| {
+                let sum = self.summary[e]?;
+                let siblings = near
+                    .iter()
+                    .filter(|&&o| self.summary[o] == Some(sum))
+                    .count();
+                (siblings >= 2).then_some(sum)
+            });
+            if let Some(sum) = shared {
+                ranked.retain(|(e, _)| self.summary[*e] != Some(sum) && *e != sum);
+                ranked.insert(0, (sum, top));
+                // Two items pointing at one summary outweigh a third entry
+                // as close: the summary answers.
+                if top >= t.answer {
+                    return MatchResult {
+                        decision: Decision::Answer(sum),
+                        score: top,
+                        doc: doc_of(&ranked),
+                        ranked,
+                    };
+                }
             }
         }
         let top = ranked.first().map_or(0.0, |r| r.1);

@@ -624,3 +624,27 @@ fn a_part_naming_only_another_subject_asks_the_same_question_of_it() {
         reply.text
     );
 }
+
+#[test]
+fn hours_of_both_kinds_told_and_checked_get_the_whole_requirement() {
+    let r = at("2026-11-29");
+    // Public and professional hours fit about as well as the how-to of
+    // public courses: the requirement with both parts answers.
+    for q in [
+        "专业课学了75，公需课学了15，这样算完成了吗",
+        "公需课学了50专业课学了40，够了没",
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(
+            reply.matched.as_deref(),
+            Some("hours_total"),
+            "{q}: {}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("30") && reply.text.contains("60"),
+            "{}",
+            reply.text
+        );
+    }
+}
