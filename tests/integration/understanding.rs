@@ -648,3 +648,21 @@ fn hours_of_both_kinds_told_and_checked_get_the_whole_requirement() {
         );
     }
 }
+
+#[test]
+fn who_the_guide_names_no_rule_for_and_what_a_course_is_worth_are_gaps() {
+    let r = at("2026-11-29");
+    for (q, gap) in [
+        ("返聘回来的老师今年还要学吗", "gap_retired_part_time"),
+        ("外聘老师需要参加继续教育吗", "gap_retired_part_time"),
+        ("一门课能算多少学时", "gap_course_hours"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+        assert_eq!(reply.parts, vec![gap.to_string()], "{q}");
+        assert!(reply.text.contains("没有"), "{}", reply.text);
+    }
+    // Retiring named as context of another question is no such gap.
+    let reply = r.ask("还有两年退休，今年没按时学完要补吗");
+    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+}
