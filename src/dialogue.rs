@@ -269,6 +269,13 @@ impl Responder {
                 } else if let Decision::Answer(i) = whole.decision {
                     parts.push(i);
                     parts.extend(self.more_questions(question, reading, &whole));
+                } else if let Some(&(gap, _)) = whole.ranked.first().filter(|(e, s)| {
+                    self.kb.entries[*e].kind == EntryKind::Gap
+                        && *s >= self.matcher.thresholds.candidates
+                }) {
+                    // The story around the question names what the guide does
+                    // not say ("9月份才入职…还是按月份算"): that is asked.
+                    parts.push(gap);
                 } else if !one.context.is_empty()
                     && let Some(i) = self.clear_answer(&one.text, reading.foreign)
                 {
