@@ -672,7 +672,7 @@ fn a_story_naming_what_the_guide_does_not_say_is_asking_that() {
     let r = at("2026-11-29");
     // The question alone (今年也要学满吗) asks the hours; the story around it
     // asks whether they are pro-rated, which the guide does not say.
-    let reply = r.ask("我11月份才入职，今年还要学满吗，还是按月份算");
+    let reply = r.ask("我10月份才入职，今年也要学满吗，还是按月份算");
     assert_eq!(reply.matched, None, "{}", reply.text);
     assert_eq!(reply.parts, vec!["gap_exemption".to_string()]);
 }
