@@ -332,10 +332,22 @@ impl Responder {
                     };
                     // What the guide does not say needs no subject: "收费吗"
                     // after a question on 集中面授 asks about the fee.
-                    let gap_alone = self
-                        .clear_answer(&c.text, reading.foreign)
-                        .filter(|&i| self.kb.entries[i].kind == EntryKind::Gap);
-                    let found = gap_alone.or_else(|| {
+                    let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
+                    let gap_alone = self.clear_answer(&c.text, reading.foreign).filter(is_gap);
+                    // Nor does the story around a part that names it ("我明年
+                    // 就退休了 今年还用学吗").
+                    let gap_in_context = || {
+                        (!c.context.is_empty())
+                            .then(|| {
+                                self.clear_answer(
+                                    &format!("{} {}", c.context, c.text),
+                                    reading.foreign,
+                                )
+                            })
+                            .flatten()
+                            .filter(is_gap)
+                    };
+                    let found = gap_alone.or_else(gap_in_context).or_else(|| {
                         tries
                             .iter()
                             .filter(|t| !t.trim().is_empty())

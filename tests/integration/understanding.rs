@@ -676,3 +676,19 @@ fn a_story_naming_what_the_guide_does_not_say_is_asking_that() {
     assert_eq!(reply.matched, None, "{}", reply.text);
     assert_eq!(reply.parts, vec!["gap_exemption".to_string()]);
 }
+
+#[test]
+fn the_story_of_a_part_can_name_what_the_guide_does_not_say() {
+    let r = at("2026-11-29");
+    // Two questions; the first names retiring only in its story. Alone it
+    // is answered, but with its story it asks what the guide does not say.
+    let alone = r.ask("今年这个继续教育还用学吗");
+    assert!(alone.matched.is_some(), "{}", alone.text);
+    let reply = r.ask("我明年五月就退休了 今年这个继续教育还用学吗 能不能免了");
+    assert_eq!(reply.matched, None, "{}", reply.text);
+    assert!(
+        reply.parts.first().is_some_and(|p| p.starts_with("gap_")),
+        "{:?}",
+        reply.parts
+    );
+}
