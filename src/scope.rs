@@ -369,8 +369,11 @@ pub fn yes_no_ending(text: &str) -> Option<Ending> {
 
 /// Interrogative cues: a clause holding none is context ("我们是中职学校的"),
 /// not a question of its own.
-const QUESTION_CUES: [&str; 44] = [
+const QUESTION_CUES: [&str; 46] = [
     "吗",
+    // How long: "报上去一般多久能审完".
+    "多久",
+    "多长时间",
     // 吗 in the dialects of Jiangxi's neighbours ("学校要给时间学伐").
     "伐",
     "么",

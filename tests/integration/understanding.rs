@@ -692,3 +692,21 @@ fn the_story_of_a_part_can_name_what_the_guide_does_not_say() {
         reply.parts
     );
 }
+
+#[test]
+fn how_long_asks_a_question_of_its_own_and_where_to_file_is_the_filing() {
+    let r = at("2026-11-29");
+    // 多久 / 多长时间 make a part a question; 在哪里报 asks where to file.
+    let reply = r.ask("论文折算在哪里报 报上去一般多久能审完");
+    assert_eq!(
+        reply.parts,
+        vec!["conversion_how".to_string(), "gap_review_time".to_string()],
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("专利折算去哪报 报了以后要多长时间审核");
+    assert_eq!(
+        reply.parts.get(1).map(String::as_str),
+        Some("gap_review_time")
+    );
+}
