@@ -422,7 +422,7 @@ const QUESTION_CUES: [&str; 46] = [
 ];
 
 /// Characters at or after which a message may split into parts.
-const SPLITTERS: &str = "。？?！!；;\n，…,. 　吗呢啊呀嘛";
+const SPLITTERS: &str = "。？?！!；;\n，、…,. 　吗呢啊呀嘛";
 
 /// Words that start a new question inside a message, found in one pass,
 /// and words holding a question cue that ask nothing (好几个月: the
@@ -548,6 +548,10 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
             c,
             '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n' | '，' | '…'
         ) || (matches!(c, ',' | '.') && next == Some(' '))
+            // "专业课去哪学、学多少": an enumeration comma after a question
+            // of its own; short items ("论文、专利", "哪些学校、哪些岗位")
+            // stay one list.
+            || (c == '、' && cur.trim().chars().count() >= 5)
             || (c.is_whitespace() && cjk(prev) && cjk(next));
         if boundary {
             if matches!(c, '？' | '?') {

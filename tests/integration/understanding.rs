@@ -710,3 +710,21 @@ fn how_long_asks_a_question_of_its_own_and_where_to_file_is_the_filing() {
         Some("gap_review_time")
     );
 }
+
+#[test]
+fn an_enumeration_comma_after_a_question_starts_another() {
+    let r = at("2026-11-29");
+    let reply = r.ask("我是新来的，专业课在哪里学、要学多少");
+    assert_eq!(
+        reply.parts,
+        vec![
+            "professional_online".to_string(),
+            "professional_hours".to_string()
+        ],
+        "{}",
+        reply.text
+    );
+    // A list of items stays one question.
+    let reply = r.ask("论文、专利能折算学时吗");
+    assert_eq!(reply.parts, vec!["conversion_what".to_string()]);
+}
