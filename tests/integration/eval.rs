@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-38); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 24] = [
+const NEWER_SETS: [&str; 28] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -242,6 +242,10 @@ const NEWER_SETS: [&str; 24] = [
     "heldout40.jsonl",
     "heldout41.jsonl",
     "heldout42.jsonl",
+    "heldout45.jsonl",
+    "heldout46.jsonl",
+    "heldout47.jsonl",
+    "heldout48.jsonl",
 ];
 
 #[test]
