@@ -807,8 +807,9 @@ impl Matcher {
                 ranked.retain(|(e, _)| self.summary[*e] != Some(sum) && *e != sum);
                 ranked.insert(0, (sum, top));
                 // Two items pointing at one summary outweigh a third entry
-                // as close: the summary answers.
-                if top >= t.answer {
+                // as close: the summary answers a question that asks
+                // something; a bare word ("学时") still gets the choices.
+                if top >= t.answer && !reading.features.asks.is_empty() {
                     return MatchResult {
                         decision: Decision::Answer(sum),
                         score: top,

@@ -176,6 +176,12 @@ fn slips_of_the_phone_keyboard_and_other_languages_are_read() {
         ("專業課最少多少學時", "professional_hours"),
         ("How many CE hours do I need each year?", "hours_total"),
         ("400-803-9966是哪个平台的电话", "platform_1"),
+        ("出版了专着可以折算吗", "conversion_what"),
+        ("What's the support number for 江西专技在线?", "platform_1"),
+        (
+            "Does the public course cover professional ethics?",
+            "public_topics",
+        ),
     ] {
         assert_eq!(r.ask(q).matched.as_deref(), Some(id), "{q}");
     }
