@@ -37,11 +37,11 @@ pub struct Analyzer {
     ask_kinds: Vec<String>,
     ask_ascii: Vec<bool>,
     /// The cue words themselves: what they say is in the kind of question.
-    ask_cues: HashSet<String>,
+    ask_cues: FxHashSet<String>,
     /// Words of grammar in the general word list (prepositions, adverbs,
     /// pronouns, conjunctions, particles, measure words: 从, 到底, 这边):
     /// unknown to every phrasing, they say nothing of another topic.
-    function_words: HashSet<String>,
+    function_words: FxHashSet<String>,
 }
 
 /// What a text is reduced to for scoring.
