@@ -330,9 +330,18 @@ pub fn years(
 /// Before a region: where the asker comes from. Not 以前在: "我以前在湖北
 /// …那边一年要多少学时" asks about Hubei.
 const PAST_BEFORE: [&str; 3] = ["从", "来自", "老家"];
-/// After a region: studied or worked there before ("北京读的博士"; 读博士
-/// is read as 学历教育 by then).
-const PAST_AFTER: [&str; 7] = ["读的", "读书", "读博", "读研", "学历教育", "毕业", "调过来"];
+/// After a region: studied or worked there before, or registered there
+/// ("北京读的博士", "外省户口"; 读博士 is read as 学历教育 by then).
+const PAST_AFTER: [&str; 8] = [
+    "读的",
+    "读书",
+    "读博",
+    "读研",
+    "学历教育",
+    "毕业",
+    "调过来",
+    "户口",
+];
 
 /// How a message with no question word can still ask yes or no, by its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -734,3 +734,17 @@ fn an_enumeration_comma_after_a_question_starts_another() {
     let reply = r.ask("论文、专利能折算学时吗");
     assert_eq!(reply.parts, vec!["conversion_what".to_string()]);
 }
+
+#[test]
+fn where_the_asker_is_registered_and_whether_taking_part_is_voluntary() {
+    let r = at("2026-11-29");
+    // 外省户口: registered elsewhere, teaching in Jiangxi.
+    let reply = r.ask("我是外省户口，在江西高职教书，也要参加继续教育吗");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+    // 自愿 / 强制 ask whether one must take part.
+    let reply = r.ask("继续教育是强制的还是自愿的");
+    assert_eq!(reply.matched.as_deref(), Some("audience"), "{}", reply.text);
+    // 拖到 asks about being late.
+    let reply = r.ask("继续教育能拖到明年三月再学吗");
+    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+}
