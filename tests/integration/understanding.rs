@@ -748,3 +748,27 @@ fn where_the_asker_is_registered_and_whether_taking_part_is_voluntary() {
     let reply = r.ask("继续教育能拖到明年三月再学吗");
     assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
 }
+
+#[test]
+fn the_issue_date_of_a_provincial_notice_and_hours_across_platforms_are_gaps() {
+    let r = at("2026-11-29");
+    let reply = r.ask("人社厅那个154号文是哪天印发的");
+    assert_eq!(
+        reply.parts,
+        vec!["gap_issue_date".to_string()],
+        "{}",
+        reply.text
+    );
+    // The school notice's date, which the guide prints, is said with it.
+    assert!(reply.text.contains("2024年12月25日"), "{}", reply.text);
+    // 印发 naming the document asks for the document.
+    let reply = r.ask("省教育厅印发的学习指南文号是多少");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("legal_basis"),
+        "{}",
+        reply.text
+    );
+    let reply = r.ask("专业课在两个平台学的学时能加起来吗");
+    assert_eq!(reply.parts, vec!["gap_platform_choice".to_string()]);
+}
