@@ -157,20 +157,17 @@ impl Analyzer {
                 .map(|(w, _)| w.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
                 .collect(),
             ask_cues: cues.iter().map(|(w, _)| w.clone()).collect(),
-            function_words: lex
-                .segmentation_text
-                .lines()
-                .filter_map(|l| {
-                    let mut f = l.split_whitespace();
-                    let (word, tag) = (f.next()?, f.nth(1)?);
+            function_words: listed_words(&lex.segmentation_text)
+                .filter_map(|w| {
+                    let tag = w.tag?;
                     // One character of a measure word or an adverb can
                     // carry the topic (代 in 找人代学, 不 in 不教书).
-                    let grammar = if word.chars().count() >= 2 {
+                    let grammar = if w.word.chars().count() >= 2 {
                         FUNCTION_TAGS.contains(&tag)
                     } else {
                         FUNCTION_CHAR_TAGS.contains(&tag)
                     };
-                    grammar.then(|| word.to_string())
+                    grammar.then(|| w.word.to_string())
                 })
                 .collect(),
             ask_kinds: cues.into_iter().map(|(_, k)| k).collect(),
@@ -311,6 +308,26 @@ impl Analyzer {
 /// the homophone pass.
 const FUNCTION_CHARS: &str = "不没吗呢了的是要能会有还就都也吧啊么怎什哪几谁吧得着过";
 
+/// One line of the general word list: "word frequency [tag]".
+struct ListedWord<'a> {
+    word: &'a str,
+    freq: Option<u32>,
+    tag: Option<&'a str>,
+}
+
+/// The general word list's lines, each read once the same way for every
+/// use of it (grammar words, common pairs, known words).
+fn listed_words(text: &str) -> impl Iterator<Item = ListedWord<'_>> {
+    text.lines().filter_map(|line| {
+        let mut fields = line.split_whitespace();
+        Some(ListedWord {
+            word: fields.next()?,
+            freq: fields.next().and_then(|f| f.parse().ok()),
+            tag: fields.next(),
+        })
+    })
+}
+
 /// Part-of-speech tags of jieba's word list that mark words of grammar:
 /// preposition, adverb, conjunction, pronoun, locative, numeral, measure
 /// word, particles, interjection, onomatopoeia.
@@ -411,17 +428,12 @@ impl Homophones {
                 .filter(|k| (2..=MAX_HOMOPHONE_CHARS).contains(&k.chars().count())),
         );
         // Only general words that collide with a domain word matter.
-        for line in lex.segmentation_text.lines() {
-            let mut fields = line.split_whitespace();
-            let Some(word) = fields.next() else { continue };
+        for ListedWord { word, freq, .. } in listed_words(&lex.segmentation_text) {
             let chars: Vec<char> = word.chars().collect();
             if let [a, b] = chars[..]
                 && is_cjk(a)
                 && is_cjk(b)
-                && fields
-                    .next()
-                    .and_then(|f| f.parse::<u32>().ok())
-                    .is_some_and(|f| f >= COMMON_PAIR_FREQ)
+                && freq.is_some_and(|f| f >= COMMON_PAIR_FREQ)
             {
                 h.pairs.insert((a, b));
             }
