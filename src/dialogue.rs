@@ -292,26 +292,19 @@ impl Responder {
                     // without a subject of its own asks about the one its
                     // context names ("参加学校组织的面授培训 学时怎么录") or
                     // the question before it ("在哪学" after "公需课要多少学时").
-                    let subjects_of = |t: &str| {
-                        self.matcher
-                            .subjects_of(&self.matcher.analyzer().normalize(t))
-                    };
-                    let own = subjects_of(&c.text);
-                    let borrowed = match subjects_of(&c.context) {
+                    let normalize = |t: &str| self.matcher.analyzer().normalize(t);
+                    let normalized = normalize(&c.text);
+                    let own = self.matcher.subjects_of(&normalized);
+                    let borrowed = match self.matcher.subjects_of(&normalize(&c.context)) {
                         s if s.is_empty() => carry.clone(),
                         s => s,
                     };
                     // "公需课要多少学时？专业课呢？": the same question about
                     // another subject.
-                    let elliptical = previous.as_ref().and_then(|(text, subject)| {
-                        let bare = self
-                            .matcher
-                            .analyzer()
-                            .normalize(&c.text)
-                            .trim_end_matches(['呢', '?', '？', ' '])
-                            .to_string();
+                    let elliptical = previous.as_ref().and_then(|(before, subject)| {
+                        let bare = normalized.trim_end_matches(['呢', '?', '？', ' ']);
                         (!own.is_empty() && bare == own).then(|| {
-                            let asked = self.matcher.analyzer().normalize(text);
+                            let asked = normalize(before);
                             if subject.is_empty() {
                                 format!("{own} {asked}")
                             } else {
@@ -319,10 +312,11 @@ impl Responder {
                             }
                         })
                     });
+                    let in_context = format!("{} {}", c.context, c.text);
                     let tries: Vec<String> = if let Some(t) = elliptical {
                         vec![t, c.text.clone()]
                     } else if !own.is_empty() || borrowed.is_empty() {
-                        vec![c.text.clone(), format!("{} {}", c.context, c.text)]
+                        vec![c.text.clone(), in_context.clone()]
                     } else {
                         vec![
                             format!("{borrowed} {}", c.text),
@@ -330,29 +324,42 @@ impl Responder {
                             c.text.clone(),
                         ]
                     };
-                    // What the guide does not say needs no subject: "收费吗"
-                    // after a question on 集中面授 asks about the fee.
+                    // Each reading is matched once: the part alone and with its
+                    // context serve both the gap checks and the tries.
                     let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
-                    let gap_alone = self.clear_answer(&c.text, reading.foreign).filter(is_gap);
-                    // Nor does the story around a part that names it ("我明年
-                    // 就退休了 今年还用学吗").
-                    let gap_in_context = || {
-                        (!c.context.is_empty())
-                            .then(|| {
-                                self.clear_answer(
-                                    &format!("{} {}", c.context, c.text),
-                                    reading.foreign,
-                                )
-                            })
-                            .flatten()
-                            .filter(is_gap)
+                    let alone = self.clear_answer(&c.text, reading.foreign);
+                    let with_context = std::cell::OnceCell::new();
+                    let with_context = || {
+                        *with_context
+                            .get_or_init(|| self.clear_answer(&in_context, reading.foreign))
                     };
-                    let found = gap_alone.or_else(gap_in_context).or_else(|| {
-                        tries
-                            .iter()
-                            .filter(|t| !t.trim().is_empty())
-                            .find_map(|t| self.clear_answer(t, reading.foreign))
-                    });
+                    let clear = |t: &String| {
+                        if *t == c.text {
+                            alone
+                        } else if *t == in_context {
+                            with_context()
+                        } else {
+                            self.clear_answer(t, reading.foreign)
+                        }
+                    };
+                    // What the guide does not say needs no subject: "收费吗"
+                    // after a question on 集中面授 asks about the fee. Nor does
+                    // the story around a part that names it ("我明年就退休了
+                    // 今年还用学吗").
+                    let found = alone
+                        .filter(is_gap)
+                        .or_else(|| {
+                            (!c.context.is_empty())
+                                .then(with_context)
+                                .flatten()
+                                .filter(is_gap)
+                        })
+                        .or_else(|| {
+                            tries
+                                .iter()
+                                .filter(|t| !t.trim().is_empty())
+                                .find_map(clear)
+                        });
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {
