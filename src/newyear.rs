@@ -271,6 +271,8 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
     };
     let re = |p: &str| Regex::new(p).ok();
     let s = |x: &str| Value::from(x.to_string());
+    // The first match of a pattern in the guide's text.
+    let first = |p: &str| re(p).and_then(|r| r.find(&flat).map(|m| m.as_str().to_string()));
     if let Some(r) = re(r"累计应不少于(\d+)学时，其中公需课不少于(\d+)学时，专业课不少于(\d+)学时")
         && let Some(c) = r.captures(&flat)
     {
@@ -291,15 +293,12 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
     {
         put("deadline.date", Value::from(dt));
     }
-    if let Some(r) = re(r"因特殊原因逾期未完成\d{4}年度继续教育的[^。，]*?补学")
-        && let Some(m) = r.find(&flat)
+    if let Some(m) = first(r"因特殊原因逾期未完成\d{4}年度继续教育的[^。，]*?补学")
     {
-        put("deadline.makeup", s(m.as_str()));
+        put("deadline.makeup", s(&m));
     }
-    if let Some(r) = re(r"https?://[A-Za-z0-9./_\-?=&%]+")
-        && let Some(m) = r.find(&flat)
-    {
-        put("login.url", s(m.as_str()));
+    if let Some(m) = first(r"https?://[A-Za-z0-9./_\-?=&%]+") {
+        put("login.url", s(&m));
     }
     if let Some(r) = re(r"咨询电话：([0-9]{3,4}-[0-9]{5,8})(转[0-9]+（[0-9]+号键，[^）]+）)")
         && let Some(c) = r.captures(&flat)
@@ -307,10 +306,8 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
         put("hotline.number", s(&c[1]));
         put("hotline.ext", s(&c[2]));
     }
-    if let Some(r) = re(r"赣教师办函〔\d{4}〕\d+号")
-        && let Some(m) = r.find(&flat)
-    {
-        put("guide.doc_no", s(m.as_str()));
+    if let Some(m) = first(r"赣教师办函〔\d{4}〕\d+号") {
+        put("guide.doc_no", s(&m));
     }
     if let Some(r) =
         re(r"\d{4}年度江西省高等学校、中等职业学校专业技术人员继续教育专业科目学习指南")
@@ -318,17 +315,14 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
     {
         put("guide.title", s(m.as_str()));
     }
-    if let Some(r) =
-        re(r"《关于开展\d{4}年度专业技术人员继续教育学习的通知》（赣人社字〔\d{4}〕\d+号）")
-        && let Some(m) = r.find(&flat)
+    if let Some(m) =
+        first(r"《关于开展\d{4}年度专业技术人员继续教育学习的通知》（赣人社字〔\d{4}〕\d+号）")
     {
-        put("basis.annual_notice", s(m.as_str()));
+        put("basis.annual_notice", s(&m));
     }
     // The school's notice: its own number and date come first in the text.
-    if let Some(r) = re(r"赣[^赣〔]{1,6}人字〔\d{4}〕\d+号")
-        && let Some(m) = r.find(&flat)
-    {
-        put("school_notice.doc_no", s(m.as_str()));
+    if let Some(m) = first(r"赣[^赣〔]{1,6}人字〔\d{4}〕\d+号") {
+        put("school_notice.doc_no", s(&m));
     }
     if let Some(r) = re(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
         && let Some(c) = r.captures(&flat)
@@ -345,20 +339,17 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
             put(&format!("public.topics.{i}"), s(&t[1]));
         }
     }
-    if let Some(r) = re(r"自主选择公需科目网络课程学习平台开展学习，[^。]*?无需个人申报")
-        && let Some(m) = r.find(&flat)
+    if let Some(m) = first(r"自主选择公需科目网络课程学习平台开展学习，[^。]*?无需个人申报")
     {
-        put("public.how", s(m.as_str()));
+        put("public.how", s(&m));
     }
     if let Some(r) = re(r"^(\S+?人事处)") // the school's notice opens with its issuer
         && let Some(c) = r.captures(source.trim_start())
     {
         put("school_notice.issuer", s(&c[1]));
     }
-    if let Some(r) = re(r"关于[^。，]*?学习指南的通知")
-        && let Some(m) = r.find(&flat)
-    {
-        put("school_notice.title", s(m.as_str()));
+    if let Some(m) = first(r"关于[^。，]*?学习指南的通知") {
+        put("school_notice.title", s(&m));
     }
     // Whom the two notices are sent to: a line of its own ending in "：",
     // the school's first, the province's to its 教育局.
@@ -374,25 +365,17 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
             put("guide.to", s(prov));
         }
     }
-    if let Some(r) = re(r"请各单位认真组织专业技术人员完成[^。]*?学习")
-        && let Some(m) = r.find(&flat)
-    {
-        put("school_notice.asks", s(m.as_str()));
+    if let Some(m) = first(r"请各单位认真组织专业技术人员完成[^。]*?学习") {
+        put("school_notice.asks", s(&m));
     }
-    if let Some(r) = re(r"请各单位认真组织做好[^。]*?学习")
-        && let Some(m) = r.find(&flat)
-    {
-        put("guide.asks", s(m.as_str()));
+    if let Some(m) = first(r"请各单位认真组织做好[^。]*?学习") {
+        put("guide.asks", s(&m));
     }
-    if let Some(r) = re(r"结合[^，。]{2,8}实际")
-        && let Some(m) = r.find(&flat)
-    {
-        put("guide.made_with", s(m.as_str()));
+    if let Some(m) = first(r"结合[^，。]{2,8}实际") {
+        put("guide.made_with", s(&m));
     }
-    if let Some(r) = re(r"江西省教育厅办公室")
-        && let Some(m) = r.find(&flat)
-    {
-        put("guide.issuer", s(m.as_str()));
+    if let Some(m) = first(r"江西省教育厅办公室") {
+        put("guide.issuer", s(&m));
     }
     if let Some(r) = re(r"专业科目为继续教育的主要内容，包括([^。]+?)。")
         && let Some(c) = r.captures(&flat)
@@ -411,10 +394,8 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
     {
         put("professional.square", s(&c[1]));
     }
-    if let Some(r) = re(r"选择高等学校教师[^。]*?无需个人申报")
-        && let Some(m) = r.find(&flat)
-    {
-        put("professional.online", s(m.as_str()));
+    if let Some(m) = first(r"选择高等学校教师[^。]*?无需个人申报") {
+        put("professional.online", s(&m));
     }
     if let Some(r) = re(r"登录“([^”]+)”(使用[^。，]*?登录)")
         && let Some(c) = r.captures(&flat)
