@@ -65,6 +65,19 @@ pub struct MatchResult {
     pub doc: Option<usize>,
 }
 
+/// Which of `subjects` the texts name, in order.
+fn subject_ids<'a>(
+    subjects: &[String],
+    texts: impl Iterator<Item = &'a str> + Clone,
+) -> Vec<usize> {
+    subjects
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| texts.clone().any(|t| t.contains(s.as_str())))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Feature kinds weigh differently: a whole word says more than a bigram.
 const WORD_FACTOR: f32 = 1.0;
 const BIGRAM_FACTOR: f32 = 0.3;
@@ -96,6 +109,9 @@ const GAP_LEAD: f32 = 0.3;
 const CLOSE: f32 = 0.15;
 /// Scales an entry whose required words the question lacks.
 const REQUIRE_PENALTY: f32 = 0.5;
+/// Scales an entry whose phrasings name subjects, none of them the
+/// question's ("折算学时是单位审还是系统自动" is not about 公需课).
+const SUBJECT_PENALTY: f32 = 0.8;
 /// Two items of one list this close: the list's summary entry answers.
 const SIBLING_GAP: f32 = 0.1;
 /// Year words are in the vocabulary but say nothing about the topic.
@@ -169,6 +185,9 @@ pub struct Matcher {
     /// Words that name what a question is about (公需课, a platform), carried
     /// to the next part of a multi-part question that leaves them out.
     subjects: Vec<String>,
+    /// Per entry: the subjects its title and phrasings name (indices into
+    /// `subjects`), to tell a question about another subject.
+    entry_subjects: Vec<Vec<usize>>,
     pub thresholds: Thresholds,
 }
 
@@ -275,7 +294,7 @@ impl Matcher {
             }
         }
         let scope = Scope::new(kb, |w| analyzer.normalize(w));
-        let subjects = kb
+        let subjects: Vec<String> = kb
             .lexicon
             .subjects
             .iter()
@@ -284,6 +303,35 @@ impl Matcher {
             .chain(kb.facts.platforms.iter().map(|p| p.operator.as_str()))
             .map(|w| analyzer.normalize(w))
             .filter(|w| !w.is_empty())
+            .collect();
+        // A gap is asked about any subject (its required words decide); a
+        // summary is about each of its items' subjects too.
+        let named = |e: &crate::knowledge::Entry| {
+            let texts: Vec<String> = std::iter::once(&e.title)
+                .chain(&e.questions)
+                .map(|t| analyzer.normalize(t))
+                .collect();
+            subject_ids(&subjects, texts.iter().map(String::as_str))
+        };
+        let entry_subjects = kb
+            .entries
+            .iter()
+            .map(|e| {
+                if e.kind == crate::knowledge::EntryKind::Gap {
+                    return Vec::new();
+                }
+                let mut own = named(e);
+                for item in kb
+                    .entries
+                    .iter()
+                    .filter(|o| o.summary.as_ref() == Some(&e.id))
+                {
+                    own.extend(named(item));
+                }
+                own.sort_unstable();
+                own.dedup();
+                own
+            })
             .collect();
         // Required words become ids into one automaton; "?when" a kind.
         let mut required: Vec<String> = Vec::new();
@@ -379,6 +427,7 @@ impl Matcher {
             summary,
             scope,
             subjects,
+            entry_subjects,
             analyzer,
             vocab,
             words_by_char,
@@ -729,16 +778,21 @@ impl Matcher {
                 }
             }
         }
+        let asked = subject_ids(&self.subjects, std::iter::once(normalized.as_str()));
         let mut met = vec![true; self.n_entries];
-        for ((((b, a), req), excl), met) in best
+        for (((((b, a), req), excl), met), own) in best
             .iter_mut()
             .zip(&answer_recall)
             .zip(&self.requires)
             .zip(&self.excludes)
             .zip(met.iter_mut())
+            .zip(&self.entry_subjects)
         {
             *b += ANSWER_SHARE * a * (1.0 - *b);
             *b *= penalty;
+            if !asked.is_empty() && !own.is_empty() && !own.iter().any(|s| asked.contains(s)) {
+                *b *= SUBJECT_PENALTY;
+            }
             let holds = |n: &Need| match n {
                 Need::Ask(kind) => f.asks.iter().any(|a| a == kind),
                 Need::Word(id) => present[*id],

@@ -772,3 +772,38 @@ fn the_issue_date_of_a_provincial_notice_and_hours_across_platforms_are_gaps() {
     let reply = r.ask("专业课在两个平台学的学时能加起来吗");
     assert_eq!(reply.parts, vec!["gap_platform_choice".to_string()]);
 }
+
+#[test]
+fn why_asks_the_reason_and_a_subject_of_another_entry_weighs_less() {
+    let r = at("2026-11-29");
+    // 为啥 / 有啥用 ask the reason, not "what".
+    for q in ["为啥非得学继续教育", "为什么非要参加继续教育 有什么用"] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched.as_deref(), Some("why"), "{q}: {}", reply.text);
+    }
+    // 自动 is the guide's 自行判定: the public courses' credit.
+    let reply = r.ask("公需课考试过了学时是自动计入的吗");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("public_how"),
+        "{}",
+        reply.text
+    );
+    // The same words asked of 折算 are not the public courses' entry.
+    let reply = r.ask("折算学时是单位审还是系统自动");
+    assert_ne!(
+        reply.matched.as_deref(),
+        Some("public_how"),
+        "{}",
+        reply.text
+    );
+    // An entry whose phrasings name only 集中面授 weighs less for a
+    // question on 公需课.
+    let reply = r.ask("公需课是网上学还是线下集中学");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("public_how"),
+        "{}",
+        reply.text
+    );
+}
