@@ -807,3 +807,54 @@ fn why_asks_the_reason_and_a_subject_of_another_entry_weighs_less() {
         reply.text
     );
 }
+
+#[test]
+fn who_issued_the_documents_and_english_words_of_grammar() {
+    let r = at("2026-11-29");
+    // The guide's preamble names the issuers of the decree and the annual
+    // notice: the answer says them.
+    let reply = r.ask("赣人社字〔2024〕154号是谁发的");
+    assert_eq!(reply.matched.as_deref(), Some("legal_basis"));
+    assert!(
+        reply
+            .text
+            .contains("江西省人力资源和社会保障厅《关于开展2024年度"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply
+            .text
+            .contains("江西省人民政府《江西省专业技术人员继续教育办法》")
+    );
+    // 哪一年 is not 一年 (每年).
+    let reply = r.ask("这个指南是哪一年度的");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("legal_basis"),
+        "{}",
+        reply.text
+    );
+    // English words of grammar (just, the, into) and a few nouns.
+    for (q, id) in [
+        (
+            "who is the provincial education dept notice addressed to?",
+            "notices",
+        ),
+        (
+            "which regulations is the provincial guide based on? just the numbers",
+            "legal_basis",
+        ),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    }
+    // The others of a list named by one of its items: the whole list.
+    let reply = r.ask("那个三个平台江西专技学习网还有另外两个叫啥");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("platforms"),
+        "{}",
+        reply.text
+    );
+}
