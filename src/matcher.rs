@@ -65,15 +65,13 @@ pub struct MatchResult {
     pub doc: Option<usize>,
 }
 
-/// Which of `subjects` the texts name, in order.
-fn subject_ids<'a>(
-    subjects: &[String],
-    texts: impl Iterator<Item = &'a str> + Clone,
-) -> Vec<usize> {
+/// Which of `subjects` are among the words, in order. Whole words: 专业课
+/// in 专业课广场 names the place, not the subject.
+fn subject_ids(subjects: &[String], words: &[String]) -> Vec<usize> {
     subjects
         .iter()
         .enumerate()
-        .filter(|(_, s)| texts.clone().any(|t| t.contains(s.as_str())))
+        .filter(|(_, s)| words.contains(s))
         .map(|(i, _)| i)
         .collect()
 }
@@ -307,11 +305,11 @@ impl Matcher {
         // A gap is asked about any subject (its required words decide); a
         // summary is about each of its items' subjects too.
         let named = |e: &crate::knowledge::Entry| {
-            let texts: Vec<String> = std::iter::once(&e.title)
+            let words: Vec<String> = std::iter::once(&e.title)
                 .chain(&e.questions)
-                .map(|t| analyzer.normalize(t))
+                .flat_map(|t| analyzer.features(t).words)
                 .collect();
-            subject_ids(&subjects, texts.iter().map(String::as_str))
+            subject_ids(&subjects, &words)
         };
         let entry_subjects = kb
             .entries
@@ -778,7 +776,7 @@ impl Matcher {
                 }
             }
         }
-        let asked = subject_ids(&self.subjects, std::iter::once(normalized.as_str()));
+        let asked = subject_ids(&self.subjects, &f.words);
         let mut met = vec![true; self.n_entries];
         for (((((b, a), req), excl), met), own) in best
             .iter_mut()

@@ -858,3 +858,23 @@ fn who_issued_the_documents_and_english_words_of_grammar() {
         reply.text
     );
 }
+
+#[test]
+fn a_subject_is_a_whole_word_and_which_cases_asks_which() {
+    let r = at("2026-11-29");
+    // 专业课 in 专业课广场 names the place: the question is about 折算 or
+    // 公需课, whose entries answer.
+    for (q, id) in [
+        ("折算学时的申报入口在专业课广场里吗", "conversion_how"),
+        ("公需课也是在专业课广场里面学吗", "public_how"),
+        // 哪些情况 asks which; 情况 is not the 参加继续教育情况 of `why`.
+        ("学时折算都包括哪些情况", "conversion_what"),
+        // 提醒 is the units' duty, even when not finishing is named.
+        ("学不完学校会提醒我们吗", "unit_duties"),
+        ("中职学校里做实训实验的老师也要学吗", "audience"),
+        ("过了元旦还能学吗", "late"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    }
+}
