@@ -878,3 +878,26 @@ fn a_subject_is_a_whole_word_and_which_cases_asks_which() {
         assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
     }
 }
+
+#[test]
+fn more_of_what_the_guide_does_not_say_is_told_as_such() {
+    let r = at("2026-11-29");
+    for (q, gap) in [
+        // 上线 for 上限 after 有没有: a typo, not going online.
+        ("折算学时有没有上线", "gap_conversion_detail"),
+        ("新入职的今年学时可以减半吗", "gap_exemption"),
+        ("系里的教研活动算继续教育学时吗", "gap_other_training"),
+        // The decree's year of publication is not in the guide either.
+        ("259号令哪年公布的", "gap_issue_date"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+        assert_eq!(reply.parts, vec![gap.to_string()], "{q}: {}", reply.text);
+    }
+    // Two questions, the second about where to choose professional courses.
+    let reply = r.ask("登录用什么？登进去以后专业课去哪个栏目选？");
+    assert_eq!(
+        reply.parts,
+        vec!["login".to_string(), "professional_online".to_string()]
+    );
+}
