@@ -483,6 +483,11 @@ fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbE
     }
     let mut seen = HashSet::new();
     let mut entries = Vec::with_capacity(faq.entries.len());
+    let summaries: HashSet<String> = faq
+        .entries
+        .iter()
+        .filter_map(|e| e.summary.clone())
+        .collect();
     for e in faq.entries {
         let mut problem = |reason: String| {
             problems.push(Problem {
@@ -497,8 +502,9 @@ fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbE
         if e.source.trim().is_empty() {
             problem("entry without a source".into());
         }
-        if e.questions.is_empty() {
-            problem("entry without example questions".into());
+        // Without phrasings an entry is reached only as another's summary.
+        if e.questions.is_empty() && !summaries.contains(&e.id) {
+            problem("entry without example questions (and no entry has it as its summary)".into());
         }
         if e.answer.trim().is_empty() {
             problem("entry without an answer".into());

@@ -232,6 +232,11 @@ impl Matcher {
         let mut postings: Vec<Vec<u32>> = Vec::new();
         let mut doc_feats: Vec<(usize, bool, Vec<u32>)> = Vec::new();
         for (ei, e) in kb.entries.iter().enumerate() {
+            // An entry without phrasings is reached only as the summary of
+            // others ("公需课和专业课在哪学" through both): nothing to match.
+            if e.questions.is_empty() {
+                continue;
+            }
             let phrasings = std::iter::once(&e.title)
                 .chain(&e.questions)
                 .map(|t| (t, false));
@@ -847,14 +852,30 @@ impl Matcher {
                 .take_while(|(_, s)| top - s <= SIBLING_GAP)
                 .map(|(e, _)| *e)
                 .collect();
-            let shared = near.iter().find_map(|&e| {
-                let sum = self.summary[e]?;
-                let siblings = near
-                    .iter()
-                    .filter(|&&o| self.summary[o] == Some(sum))
-                    .count();
-                (siblings >= 2).then_some(sum)
-            });
+            // Or the question names the subject of another item than the
+            // best ("公需课网址和专业课网址是同一个吗").
+            let asked = subject_ids(&self.subjects, &reading.features.words);
+            let best = ranked[0].0;
+            let names_sibling = |sum: usize| {
+                (0..self.n_entries).any(|o| {
+                    o != best
+                        && self.summary[o] == Some(sum)
+                        && self.entry_subjects[o]
+                            .iter()
+                            .any(|s| asked.contains(s) && !self.entry_subjects[best].contains(s))
+                })
+            };
+            let shared = near
+                .iter()
+                .find_map(|&e| {
+                    let sum = self.summary[e]?;
+                    let siblings = near
+                        .iter()
+                        .filter(|&&o| self.summary[o] == Some(sum))
+                        .count();
+                    (siblings >= 2).then_some(sum)
+                })
+                .or_else(|| self.summary[best].filter(|&sum| names_sibling(sum)));
             if let Some(sum) = shared {
                 ranked.retain(|(e, _)| self.summary[*e] != Some(sum) && *e != sum);
                 ranked.insert(0, (sum, top));

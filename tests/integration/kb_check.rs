@@ -258,3 +258,17 @@ fn a_passed_deadline_warns_without_failing() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning:"));
 }
+
+#[test]
+fn entry_without_phrasings_must_be_another_entrys_summary() {
+    // where_both has no phrasings: public_how and professional_online name
+    // it as their summary. Without them it could never be reached.
+    let d = broken_copy(|f| f.replace("summary = \"where_both\"", ""));
+    let r = reasons(d.path());
+    assert!(
+        r.iter()
+            .any(|p| p.contains("[where_both] entry without example questions")),
+        "{r:#?}"
+    );
+    assert!(reasons(&shipped_kb_dir()).is_empty());
+}

@@ -866,7 +866,8 @@ fn a_subject_is_a_whole_word_and_which_cases_asks_which() {
     // 公需课, whose entries answer.
     for (q, id) in [
         ("折算学时的申报入口在专业课广场里吗", "conversion_how"),
-        ("公需课也是在专业课广场里面学吗", "public_how"),
+        // Both kinds are asked about: where each is studied.
+        ("公需课也是在专业课广场里面学吗", "where_both"),
         // 哪些情况 asks which; 情况 is not the 参加继续教育情况 of `why`.
         ("学时折算都包括哪些情况", "conversion_what"),
         // 提醒 is the units' duty, even when not finishing is named.
@@ -899,5 +900,39 @@ fn more_of_what_the_guide_does_not_say_is_told_as_such() {
     assert_eq!(
         reply.parts,
         vec!["login".to_string(), "professional_online".to_string()]
+    );
+}
+
+#[test]
+fn both_kinds_of_course_named_get_where_both_are_studied() {
+    let r = at("2026-11-29");
+    for q in [
+        "公需课跟专业课是不是在同一个地方选平台",
+        "公需课网址跟专业课网址一样吗",
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(
+            reply.matched.as_deref(),
+            Some("where_both"),
+            "{q}: {}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("专业课广场")
+                && reply.text.contains("https://hr.jxhrss.gov.cn/jxjysb")
+        );
+    }
+    // One kind named: its own entry; the summary has no phrasings to match.
+    let reply = r.ask("公需课在哪学");
+    assert_eq!(reply.matched.as_deref(), Some("public_how"));
+    let reply = r.ask("专业课在哪学");
+    assert_eq!(reply.matched.as_deref(), Some("professional_online"));
+    // 必须/一定要 with 网上 asks whether other forms count.
+    let reply = r.ask("专业课是不是必须在网上学");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("professional_forms"),
+        "{}",
+        reply.text
     );
 }
