@@ -194,7 +194,11 @@ impl Scope {
         for m in found {
             let word = &normalized[m.start()..m.end()];
             match self.kinds[m.pattern().as_usize()] {
-                WordKind::Region if named.iter().any(|op| op.contains(word)) => {}
+                // Unless it names the asker's province ("湖南省的老师…用湖南
+                // 大学这个平台"): the teachers of that province.
+                WordKind::Region
+                    if named.iter().any(|op| op.contains(word))
+                        && !teachers_of(&normalized[m.end()..]) => {}
                 // "从台湾来江西任教", "来自广东", "在北京读的博士":
                 // where the asker comes from or studied, not where the
                 // continuing education is.
@@ -238,6 +242,14 @@ impl Scope {
         }
         None
     }
+}
+
+/// Does the text after a region name its teachers ("省的老师", "教师")?
+fn teachers_of(after: &str) -> bool {
+    let after = after.trim_start();
+    let after = after.strip_prefix('省').unwrap_or(after);
+    let after = after.strip_prefix('的').unwrap_or(after);
+    ["老师", "教师"].iter().any(|t| after.starts_with(t))
 }
 
 /// The guide years a (normalised) question is about, in order of mention:

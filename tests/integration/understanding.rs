@@ -936,3 +936,44 @@ fn both_kinds_of_course_named_get_where_both_are_studied() {
         reply.text
     );
 }
+
+#[test]
+fn teachers_of_the_operators_province_and_more_gaps() {
+    let r = at("2026-11-29");
+    // The teachers of Hunan are another province's, though 湖南大学 runs a
+    // platform; the platform's own province is not.
+    let reply = r.ask("湖南省的老师能用湖南大学的平台学吗");
+    assert!(
+        reply.matched.is_none() && reply.parts.is_empty(),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("湖南"), "{}", reply.text);
+    let reply = r.ask("湖南大学那个平台是湖南的吧，江西老师能用吗");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("platform_2"),
+        "{}",
+        reply.text
+    );
+    // An operator's admissions are its own business.
+    let reply = r.ask("江西师范大学研究生什么时候报名");
+    assert!(
+        reply.matched.is_none() && reply.parts.is_empty(),
+        "{}",
+        reply.text
+    );
+    for (q, gap) in [
+        ("湖南大学平台一个学时几块钱", "gap_fee"),
+        ("手机号换了平台怎么改绑", "gap_login_other"),
+        ("普通话证书能折算学时吗", "gap_conversion_detail"),
+        ("网上学一个小时算几个学时", "gap_course_hours"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+        assert_eq!(reply.parts, vec![gap.to_string()], "{q}: {}", reply.text);
+    }
+    // 一学时都没学 is no question of what an hour is worth.
+    let reply = r.ask("出差回来发现专业课一学时都没学，过了年底还能补吗");
+    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+}
