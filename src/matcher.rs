@@ -905,11 +905,30 @@ impl Matcher {
         let vague = top - third < t.margin;
         // Among entries about as good, one that a menu topic leads to is
         // the overview ("学时折算" alone: the conversion overview).
+        // Not when the question asks a kind of thing (how many, when) the
+        // best entry's phrasing asks and the overview's does not ("How many
+        // public course hours": the hours, not how public courses work).
+        let holds_ask = |e: usize, a: &String| {
+            self.id(Kind::Ask, a)
+                .is_some_and(|id| self.docs[best_doc[e]].features.binary_search(&id).is_ok())
+        };
+        let specific: Vec<&String> = reading
+            .features
+            .asks
+            .iter()
+            .filter(|a| !matches!(a.as_str(), "whether" | "confirm" | "what"))
+            .collect();
+        let leader = ranked.first().map(|r| r.0);
         let heads: Vec<usize> = ranked
             .iter()
             .take_while(|(_, s)| top - s < t.margin)
             .filter(|(e, _)| self.head[*e])
             .map(|(e, _)| *e)
+            .filter(|&h| {
+                leader.is_none_or(|l| {
+                    l == h || !specific.iter().any(|a| holds_ask(l, a) && !holds_ask(h, a))
+                })
+            })
             .collect();
         let decision = if top >= t.answer && (top - second >= t.margin || (top >= t.sure && !vague))
         {

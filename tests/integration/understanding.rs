@@ -977,3 +977,27 @@ fn teachers_of_the_operators_province_and_more_gaps() {
     let reply = r.ask("出差回来发现专业课一学时都没学，过了年底还能补吗");
     assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
 }
+
+#[test]
+fn an_overview_does_not_answer_a_question_its_phrasings_do_not_ask() {
+    let r = at("2026-11-29");
+    // How many, asked of 公需课 with a year that pulls toward the topics: the
+    // overview of public courses (how they work) is no answer to it.
+    let reply = r.ask("How many public course (公需课) hours do I need for 2024?");
+    assert_ne!(
+        reply.matched.as_deref(),
+        Some("public_how"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("公需课要学多少学时"), "{}", reply.text);
+    for (q, id) in [
+        ("学校通知里说继续教育跟评聘有啥关系", "why"),
+        ("省厅文件要求各单位怎么督促", "unit_duties"),
+        ("我刚调过来 继续教育平台要怎么登啊", "login"),
+        ("我是做实验室的，专业课该选哪类", "professional_online"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    }
+}
