@@ -82,6 +82,10 @@ pub struct ScopeWords {
     /// (会计专业, 护理学院), not the asker's profession.
     #[serde(default)]
     pub subject_suffixes: Vec<String>,
+    /// The guide's own province as a message names it after a region the
+    /// asker was in before ("我以前在广东…江西这边要多少").
+    #[serde(default)]
+    pub home: Vec<String>,
 }
 
 /// The facts the code itself needs (tracker, reminders, /deadline); the

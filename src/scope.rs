@@ -96,6 +96,7 @@ pub struct Scope {
     /// platform's operator for a platform's name.
     bearers: Vec<String>,
     subject_suffixes: Vec<String>,
+    home: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +152,7 @@ impl Scope {
                 .iter()
                 .map(|s| normalize(s))
                 .collect(),
+            home: kb.lexicon.scope.home.iter().map(|s| normalize(s)).collect(),
         }
     }
 
@@ -208,7 +210,16 @@ impl Scope {
                         .any(|p| normalized[..m.start()].trim_end().ends_with(p))
                         || PAST_AFTER
                             .iter()
-                            .any(|p| normalized[m.end()..].trim_start().starts_with(p)) => {}
+                            .any(|p| normalized[m.end()..].trim_start().starts_with(p))
+                        // "我以前在广东…江西这边要多少": the past, when the
+                        // guide's province is named after it.
+                        || (WORKED_BEFORE
+                            .iter()
+                            .any(|p| normalized[..m.start()].trim_end().ends_with(p))
+                            && self
+                                .home
+                                .iter()
+                                .any(|h| normalized[m.end()..].contains(h.as_str()))) => {}
                 WordKind::Region => return Some(Outside::Region(word.to_string())),
                 WordKind::Profession => {
                     let after = normalized[m.end()..].trim_start();
@@ -331,6 +342,11 @@ pub fn years(
     }
     for (word, offset) in RELATIVE_YEARS {
         for (at, _) in normalized.match_indices(word) {
+            // "拖到明年", "留到明年": when something is put off to, not
+            // the year's guide.
+            if normalized[..at].ends_with('到') {
+                continue;
+            }
             if about(&normalized[at + word.len()..]) {
                 push(current + offset, &mut found);
             }
@@ -339,9 +355,12 @@ pub fn years(
     found
 }
 
-/// Before a region: where the asker comes from. Not 以前在: "我以前在湖北
-/// …那边一年要多少学时" asks about Hubei.
+/// Before a region: where the asker comes from.
 const PAST_BEFORE: [&str; 3] = ["从", "来自", "老家"];
+/// Before a region: the asker was there before. The past only when the
+/// message goes on to name the guide's province (`home`): "我以前在湖北
+/// …那边一年要多少学时" asks about Hubei.
+const WORKED_BEFORE: [&str; 5] = ["以前在", "之前在", "原来在", "以前是在", "之前是在"];
 /// After a region: studied or worked there before, or registered there
 /// ("北京读的博士", "外省户口"; 读博士 is read as 学历教育 by then).
 const PAST_AFTER: [&str; 8] = [

@@ -1001,3 +1001,27 @@ fn an_overview_does_not_answer_a_question_its_phrasings_do_not_ask() {
         assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
     }
 }
+
+#[test]
+fn where_the_asker_worked_before_and_a_year_things_are_put_off_to() {
+    let r = at("2026-11-29");
+    // Worked in Hunan before, asking about Jiangxi: one of ours.
+    let reply = r.ask("我原来在湖南工作，江西这边的继续教育要在哪个平台学");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("platforms"),
+        "{}",
+        reply.text
+    );
+    // Worked in Hubei before, asking about Hubei: another province.
+    let reply = r.ask("我以前在湖北工作 那边一年要多少学时");
+    assert!(
+        reply.matched.is_none() && reply.text.contains("湖北"),
+        "{}",
+        reply.text
+    );
+    // 拖到明年 is being late, not a question about next year's guide.
+    let reply = r.ask("学时要在12月底前完成吗还是可以拖到明年");
+    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+    assert!(!reply.text.contains("2027"), "{}", reply.text);
+}
