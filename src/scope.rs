@@ -255,12 +255,15 @@ impl Scope {
     }
 }
 
-/// Does the text after a region name its teachers ("省的老师", "教师")?
+/// Does the text after a region name its teachers or work there ("省的老师",
+/// "上班")?
 fn teachers_of(after: &str) -> bool {
     let after = after.trim_start();
     let after = after.strip_prefix('省').unwrap_or(after);
     let after = after.strip_prefix('的').unwrap_or(after);
-    ["老师", "教师"].iter().any(|t| after.starts_with(t))
+    ["老师", "教师", "上班", "工作", "任教", "教书"]
+        .iter()
+        .any(|t| after.starts_with(t))
 }
 
 /// The guide years a (normalised) question is about, in order of mention:

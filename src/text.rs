@@ -643,11 +643,45 @@ pub fn prepare(text: &str) -> String {
         }
         prev = c;
     }
+    let out = spelled_numbers(out);
     if out.contains(' ') && out.bytes().any(|b| b.is_ascii_digit()) {
         join_phone_groups(&out)
     } else {
         out
     }
+}
+
+/// A number read out digit by digit ("一二三三三", voice input): five or
+/// more digits in a row, as a phone number is, become ASCII digits. Shorter
+/// runs stay words (一二三, and years, which `scope::years` reads).
+fn spelled_numbers(text: String) -> String {
+    const DIGITS: &str = "零〇一二三四五六七八九";
+    let digit = |c: char| {
+        DIGITS.chars().position(|d| d == c).map(|i| match i {
+            0 | 1 => '0',
+            i => char::from(b'0' + (i - 1) as u8),
+        })
+    };
+    let chars: Vec<char> = text.chars().collect();
+    if chars.iter().filter(|c| digit(**c).is_some()).count() < 5 {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| digit(**c).is_some())
+            .count();
+        if run >= 5 {
+            out.extend(chars[i..i + run].iter().filter_map(|c| digit(*c)));
+            i += run;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// "400 803 9966" and "0791 12333" are one number, as typed with spaces:
@@ -763,6 +797,15 @@ mod tests {
         assert_eq!(prepare("0791 12333转1"), "079112333转1");
         assert_eq!(prepare("是90 30 60吗"), "是90 30 60吗");
         assert_eq!(prepare("2024 2025有什么不同"), "2024 2025有什么不同");
+    }
+
+    #[test]
+    fn numbers_read_out_digit_by_digit_become_digits() {
+        assert_eq!(prepare("零七九一一二三三三转一"), "079112333转一");
+        assert_eq!(prepare("打一二三三三"), "打12333");
+        // Short runs are words: 三大高地五大战略, 一二三.
+        assert_eq!(prepare("三大高地五大战略"), "三大高地五大战略");
+        assert_eq!(prepare("第一二三个专题"), "第一二三个专题");
     }
 
     #[test]

@@ -1025,3 +1025,33 @@ fn where_the_asker_worked_before_and_a_year_things_are_put_off_to() {
     assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
     assert!(!reply.text.contains("2027"), "{}", reply.text);
 }
+
+#[test]
+fn numbers_read_out_and_working_in_the_operators_province() {
+    let r = at("2026-11-29");
+    // Voice input spells the hotline out digit by digit.
+    let reply = r.ask("那个一二三三三前面要不要加区号");
+    assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
+    // Working in Hunan is Hunan's continuing education, 湖南大学 or not.
+    let reply = r.ask("我在湖南上班，能用湖南大学的平台学湖南的继续教育吗");
+    assert!(
+        reply.matched.is_none() && reply.parts.is_empty(),
+        "{}",
+        reply.text
+    );
+    // 有几个平台 asks how many platforms, not about hours on several.
+    let reply = r.ask("平台名单里面有几个平台啊");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("platforms"),
+        "{}",
+        reply.text
+    );
+    for (q, id) in [
+        ("那个平台是怎么登的啊", "login"),
+        ("搞实验的老师也要学这个吗", "audience"),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    }
+}
