@@ -231,6 +231,8 @@ impl Matcher {
         let mut factor: Vec<f32> = Vec::new();
         let mut postings: Vec<Vec<u32>> = Vec::new();
         let mut doc_feats: Vec<(usize, bool, Vec<u32>)> = Vec::new();
+        // Per entry, the words of its title and phrasings (for its subjects).
+        let mut phrasing_words: Vec<Vec<String>> = vec![Vec::new(); kb.entries.len()];
         for (ei, e) in kb.entries.iter().enumerate() {
             // An entry without phrasings is reached only as the summary of
             // others ("公需课和专业课在哪学" through both): nothing to match.
@@ -242,6 +244,9 @@ impl Matcher {
                 .map(|t| (t, false));
             for (text, answer) in phrasings.chain(std::iter::once((&e.answer, true))) {
                 let f = analyzer.features(text);
+                if !answer {
+                    phrasing_words[ei].extend(f.words.iter().cloned());
+                }
                 let mut ids = Vec::new();
                 for (kind, k) in keys(&f) {
                     let id = *vocab[kind as usize]
@@ -309,27 +314,22 @@ impl Matcher {
             .collect();
         // A gap is asked about any subject (its required words decide); a
         // summary is about each of its items' subjects too.
-        let named = |e: &crate::knowledge::Entry| {
-            let words: Vec<String> = std::iter::once(&e.title)
-                .chain(&e.questions)
-                .flat_map(|t| analyzer.features(t).words)
-                .collect();
-            subject_ids(&subjects, &words)
-        };
         let entry_subjects = kb
             .entries
             .iter()
-            .map(|e| {
+            .enumerate()
+            .map(|(ei, e)| {
                 if e.kind == crate::knowledge::EntryKind::Gap {
                     return Vec::new();
                 }
-                let mut own = named(e);
-                for item in kb
+                let mut own = subject_ids(&subjects, &phrasing_words[ei]);
+                for (oi, _) in kb
                     .entries
                     .iter()
-                    .filter(|o| o.summary.as_ref() == Some(&e.id))
+                    .enumerate()
+                    .filter(|(_, o)| o.summary.as_ref() == Some(&e.id))
                 {
-                    own.extend(named(item));
+                    own.extend(subject_ids(&subjects, &phrasing_words[oi]));
                 }
                 own.sort_unstable();
                 own.dedup();

@@ -655,17 +655,31 @@ pub fn prepare(text: &str) -> String {
 /// more digits in a row, as a phone number is, become ASCII digits. Shorter
 /// runs stay words (一二三, and years, which `scope::years` reads).
 fn spelled_numbers(text: String) -> String {
-    const DIGITS: &str = "零〇一二三四五六七八九";
-    let digit = |c: char| {
-        DIGITS.chars().position(|d| d == c).map(|i| match i {
-            0 | 1 => '0',
-            i => char::from(b'0' + (i - 1) as u8),
+    fn digit(c: char) -> Option<char> {
+        Some(match c {
+            '零' | '〇' => '0',
+            '一' => '1',
+            '二' => '2',
+            '三' => '3',
+            '四' => '4',
+            '五' => '5',
+            '六' => '6',
+            '七' => '7',
+            '八' => '8',
+            '九' => '9',
+            _ => return None,
         })
-    };
-    let chars: Vec<char> = text.chars().collect();
-    if chars.iter().filter(|c| digit(**c).is_some()).count() < 5 {
+    }
+    // Most texts have no such run: one pass to find out, no allocation.
+    let mut run = 0;
+    let long = text.chars().any(|c| {
+        run = if digit(c).is_some() { run + 1 } else { 0 };
+        run >= 5
+    });
+    if !long {
         return text;
     }
+    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
