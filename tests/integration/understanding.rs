@@ -18,6 +18,19 @@ fn at(date: &str) -> Responder {
 
 const WARNING: &str = "以下依据2024年度指南；2026年度指南尚未收录，请以人事处最新通知为准。";
 
+/// The reply to `q` answers with entry `id`.
+fn answers(r: &Responder, q: &str, id: &str) {
+    let reply = r.ask(q);
+    assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+}
+
+/// The reply to `q` says the guide does not say it, by gap entry `gap`.
+fn says_gap(r: &Responder, q: &str, gap: &str) {
+    let reply = r.ask(q);
+    assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+    assert_eq!(reply.parts, vec![gap.to_string()], "{q}: {}", reply.text);
+}
+
 #[test]
 fn an_older_guide_says_so_in_a_later_season() {
     let r = at("2026-11-29");
@@ -846,8 +859,7 @@ fn who_issued_the_documents_and_english_words_of_grammar() {
             "legal_basis",
         ),
     ] {
-        let reply = r.ask(q);
-        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+        answers(&r, q, id);
     }
     // The others of a list named by one of its items: the whole list.
     let reply = r.ask("那个三个平台江西专技学习网还有另外两个叫啥");
@@ -875,8 +887,7 @@ fn a_subject_is_a_whole_word_and_which_cases_asks_which() {
         ("中职学校里做实训实验的老师也要学吗", "audience"),
         ("过了元旦还能学吗", "late"),
     ] {
-        let reply = r.ask(q);
-        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+        answers(&r, q, id);
     }
 }
 
@@ -891,9 +902,7 @@ fn more_of_what_the_guide_does_not_say_is_told_as_such() {
         // The decree's year of publication is not in the guide either.
         ("259号令哪年公布的", "gap_issue_date"),
     ] {
-        let reply = r.ask(q);
-        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
-        assert_eq!(reply.parts, vec![gap.to_string()], "{q}: {}", reply.text);
+        says_gap(&r, q, gap);
     }
     // Two questions, the second about where to choose professional courses.
     let reply = r.ask("登录用什么？登进去以后专业课去哪个栏目选？");
@@ -969,9 +978,7 @@ fn teachers_of_the_operators_province_and_more_gaps() {
         ("普通话证书能折算学时吗", "gap_conversion_detail"),
         ("网上学一个小时算几个学时", "gap_course_hours"),
     ] {
-        let reply = r.ask(q);
-        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
-        assert_eq!(reply.parts, vec![gap.to_string()], "{q}: {}", reply.text);
+        says_gap(&r, q, gap);
     }
     // 一学时都没学 is no question of what an hour is worth.
     let reply = r.ask("出差回来发现专业课一学时都没学，过了年底还能补吗");
@@ -997,8 +1004,7 @@ fn an_overview_does_not_answer_a_question_its_phrasings_do_not_ask() {
         ("我刚调过来 继续教育平台要怎么登啊", "login"),
         ("我是做实验室的，专业课该选哪类", "professional_online"),
     ] {
-        let reply = r.ask(q);
-        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+        answers(&r, q, id);
     }
 }
 
@@ -1051,8 +1057,7 @@ fn numbers_read_out_and_working_in_the_operators_province() {
         ("那个平台是怎么登的啊", "login"),
         ("搞实验的老师也要学这个吗", "audience"),
     ] {
-        let reply = r.ask(q);
-        assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+        answers(&r, q, id);
     }
 }
 
