@@ -1067,3 +1067,27 @@ fn a_fee_for_making_up_is_a_fee() {
     let reply = r.ask("补学要不要另外交费");
     assert_eq!(reply.parts, vec!["gap_fee".to_string()], "{}", reply.text);
 }
+
+#[test]
+fn slips_of_sound_and_requests_to_write_for_the_asker() {
+    let r = at("2026-11-29");
+    // 几刺 for 几次, 驳会 for 驳回: what the guide does not say.
+    says_gap(&r, "公需课考试不及格能补考几刺", "gap_exam");
+    says_gap(&r, "学时申报被驳会了咋办", "gap_penalty");
+    // 会记 for 会计: another profession.
+    let reply = r.ask("会记继续教育一年要多少学分");
+    assert!(
+        reply.matched.is_none() && reply.parts.is_empty(),
+        "{}",
+        reply.text
+    );
+    // Writing for the asker is no question for the guide.
+    let reply = r.ask("Can you write an essay for my public course exam");
+    assert!(
+        reply.matched.is_none() && reply.parts.is_empty(),
+        "{}",
+        reply.text
+    );
+    // An award for research is a research result.
+    answers(&r, "科研获奖了能不能算继续教育学时", "conversion_what");
+}
