@@ -595,7 +595,9 @@ impl Matcher {
 
     /// Score every entry; best first.
     pub fn rank(&self, question: &str) -> Vec<(usize, f32)> {
-        self.rank_full(&self.read(question)).0
+        let r = self.read(question);
+        let asked = subject_ids(&self.subjects, &r.features.words);
+        self.rank_full(&r, &asked).0
     }
 
     /// Normalise and segment a question once.
@@ -625,6 +627,12 @@ impl Matcher {
         }
     }
 
+    /// Does document `d` hold the feature `key` of `kind`?
+    fn doc_holds(&self, d: &Doc, kind: Kind, key: &str) -> bool {
+        self.id(kind, key)
+            .is_some_and(|id| d.features.binary_search(&id).is_ok())
+    }
+
     /// What of a question the phrasing `doc` leaves unexplained: its other
     /// words and kinds of question ("今年要学多少学时专业课去哪学" once 今年
     /// 学多少学时 is matched: 专业课, where).
@@ -632,10 +640,7 @@ impl Matcher {
         let Some(d) = self.docs.get(doc) else {
             return r.clone();
         };
-        let covered = |kind: Kind, x: &String| {
-            self.id(kind, x)
-                .is_some_and(|id| d.features.binary_search(&id).is_ok())
-        };
+        let covered = |kind: Kind, x: &String| self.doc_holds(d, kind, x);
         let words: Vec<String> = r
             .features
             .words
@@ -674,10 +679,7 @@ impl Matcher {
         let Some(d) = self.docs.get(doc) else {
             return false;
         };
-        let holds = |kind: Kind, key: &str| {
-            self.id(kind, key)
-                .is_some_and(|id| d.features.binary_search(&id).is_ok())
-        };
+        let holds = |kind: Kind, key: &str| self.doc_holds(d, kind, key);
         asks.iter().any(|a| holds(Kind::Ask, a))
             && words
                 .iter()
@@ -686,8 +688,13 @@ impl Matcher {
     }
 
     /// Score every entry, best first; per entry whether the question holds
-    /// its required words, and its best phrasing.
-    fn rank_full(&self, r: &Reading) -> (Vec<(usize, f32)>, Vec<bool>, Vec<usize>) {
+    /// its required words, and its best phrasing. `asked`: the subjects the
+    /// question names (`subject_ids`).
+    fn rank_full(
+        &self,
+        r: &Reading,
+        asked: &[usize],
+    ) -> (Vec<(usize, f32)>, Vec<bool>, Vec<usize>) {
         let normalized = &r.normalized;
         let f = &r.features;
         let mut query_weight = 0.0f32;
@@ -781,7 +788,6 @@ impl Matcher {
                 }
             }
         }
-        let asked = subject_ids(&self.subjects, &f.words);
         let mut met = vec![true; self.n_entries];
         for (((((b, a), req), excl), met), own) in best
             .iter_mut()
@@ -822,7 +828,8 @@ impl Matcher {
     }
 
     pub fn find_reading(&self, reading: &Reading) -> MatchResult {
-        let (mut ranked, met, best_doc) = self.rank_full(reading);
+        let asked = subject_ids(&self.subjects, &reading.features.words);
+        let (mut ranked, met, best_doc) = self.rank_full(reading, &asked);
         let doc_of = |ranked: &[(usize, f32)]| ranked.first().map(|(e, _)| best_doc[*e]);
         ranked.truncate(5);
         let t = self.thresholds;
@@ -854,7 +861,6 @@ impl Matcher {
                 .collect();
             // Or the question names the subject of another item than the
             // best ("公需课网址和专业课网址是同一个吗").
-            let asked = subject_ids(&self.subjects, &reading.features.words);
             let best = ranked[0].0;
             let names_sibling = |sum: usize| {
                 (0..self.n_entries).any(|o| {
@@ -908,10 +914,8 @@ impl Matcher {
         // Not when the question asks a kind of thing (how many, when) the
         // best entry's phrasing asks and the overview's does not ("How many
         // public course hours": the hours, not how public courses work).
-        let holds_ask = |e: usize, a: &String| {
-            self.id(Kind::Ask, a)
-                .is_some_and(|id| self.docs[best_doc[e]].features.binary_search(&id).is_ok())
-        };
+        let holds_ask =
+            |e: usize, a: &String| self.doc_holds(&self.docs[best_doc[e]], Kind::Ask, a);
         let specific: Vec<&String> = reading
             .features
             .asks

@@ -41,21 +41,13 @@ const RELATIVE_YEARS: [(&str, i32); 10] = [
 /// How far past a written year its phrase may name what the year qualifies.
 const YEAR_PHRASE_CHARS: usize = 12;
 
-/// Chinese numerals as voice input writes years (二零二五年).
+/// A digit of a year as voice input writes it (二零二五年, 二o二五年).
 fn chinese_digit(c: char) -> Option<u8> {
-    Some(match c {
-        '零' | '〇' | 'o' => 0,
-        '一' => 1,
-        '二' => 2,
-        '三' => 3,
-        '四' => 4,
-        '五' => 5,
-        '六' => 6,
-        '七' => 7,
-        '八' => 8,
-        '九' => 9,
-        _ => return None,
-    })
+    if c == 'o' {
+        Some(0)
+    } else {
+        crate::text::chinese_digit(c)
+    }
 }
 
 /// Years written in Chinese numerals turned into digits ("二零二五年" →

@@ -651,25 +651,28 @@ pub fn prepare(text: &str) -> String {
     }
 }
 
+/// A Chinese numeral digit (零 or 〇 to 九).
+pub(crate) fn chinese_digit(c: char) -> Option<u8> {
+    Some(match c {
+        '零' | '〇' => 0,
+        '一' => 1,
+        '二' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
+}
+
 /// A number read out digit by digit ("一二三三三", voice input): five or
 /// more digits in a row, as a phone number is, become ASCII digits. Shorter
 /// runs stay words (一二三, and years, which `scope::years` reads).
 fn spelled_numbers(text: String) -> String {
-    fn digit(c: char) -> Option<char> {
-        Some(match c {
-            '零' | '〇' => '0',
-            '一' => '1',
-            '二' => '2',
-            '三' => '3',
-            '四' => '4',
-            '五' => '5',
-            '六' => '6',
-            '七' => '7',
-            '八' => '8',
-            '九' => '9',
-            _ => return None,
-        })
-    }
+    let digit = |c: char| chinese_digit(c).map(|d| char::from(b'0' + d));
     // Most texts have no such run: one pass to find out, no allocation.
     let mut run = 0;
     let long = text.chars().any(|c| {
