@@ -690,12 +690,36 @@ impl Matcher {
     /// Score every entry, best first; per entry whether the question holds
     /// its required words, and its best phrasing. `asked`: the subjects the
     /// question names (`subject_ids`).
+    /// Which required words the question holds (overlapping: 集中面授
+    /// holds 面授 too), by index into the required words.
+    fn required_present(&self, r: &Reading) -> Vec<bool> {
+        let Some(ac) = &self.required_words else {
+            return Vec::new();
+        };
+        let mut present = vec![false; ac.patterns_len()];
+        for m in ac.find_overlapping_iter(r.normalized.as_str()) {
+            // Not read across words: 少学 is not in 多少学时.
+            if !r.features.across_words(m.start(), m.end()) {
+                present[m.pattern().as_usize()] = true;
+            }
+        }
+        present
+    }
+
+    /// One word or kind of question of each group, and no excluding word.
+    fn requirements_met(req: &[Vec<Need>], excl: &[usize], f: &Features, present: &[bool]) -> bool {
+        let holds = |n: &Need| match n {
+            Need::Ask(kind) => f.asks.iter().any(|a| a == kind),
+            Need::Word(id) => present[*id],
+        };
+        req.iter().all(|group| group.iter().any(holds)) && !excl.iter().any(|id| present[*id])
+    }
+
     fn rank_full(
         &self,
         r: &Reading,
         asked: &[usize],
     ) -> (Vec<(usize, f32)>, Vec<bool>, Vec<usize>) {
-        let normalized = &r.normalized;
         let f = &r.features;
         let mut query_weight = 0.0f32;
         let mut overlap = vec![0.0f32; self.docs.len()];
@@ -772,22 +796,7 @@ impl Matcher {
         if !substantive {
             penalty *= INSUBSTANTIAL_PENALTY;
         }
-        // Which required words the question holds (overlapping: 集中面授
-        // holds 面授 too).
-        let mut present = vec![
-            false;
-            self.required_words
-                .as_ref()
-                .map_or(0, |ac| ac.patterns_len())
-        ];
-        if let Some(ac) = &self.required_words {
-            for m in ac.find_overlapping_iter(normalized.as_str()) {
-                // Not read across words: 少学 is not in 多少学时.
-                if !f.across_words(m.start(), m.end()) {
-                    present[m.pattern().as_usize()] = true;
-                }
-            }
-        }
+        let present = self.required_present(r);
         let mut met = vec![true; self.n_entries];
         for (((((b, a), req), excl), met), own) in best
             .iter_mut()
@@ -802,13 +811,7 @@ impl Matcher {
             if !asked.is_empty() && !own.is_empty() && !own.iter().any(|s| asked.contains(s)) {
                 *b *= SUBJECT_PENALTY;
             }
-            let holds = |n: &Need| match n {
-                Need::Ask(kind) => f.asks.iter().any(|a| a == kind),
-                Need::Word(id) => present[*id],
-            };
-            if !req.iter().all(|group| group.iter().any(holds))
-                || excl.iter().any(|id| present[*id])
-            {
+            if !Self::requirements_met(req, excl, f, &present) {
                 *b *= REQUIRE_PENALTY;
                 *met = false;
             }
@@ -818,8 +821,9 @@ impl Matcher {
             .enumerate()
             .filter(|(_, s)| *s > 0.0)
             .collect();
-        // Ties break on entry order so the result is deterministic.
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // Ties break on entry order, a total order: deterministic though
+        // unstable (which sorts without a scratch allocation).
+        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         (ranked, met, best_doc)
     }
 

@@ -462,7 +462,18 @@ const SPLITTERS: &str = "。？?！!；;\n，、…,. 　吗呢啊呀嘛";
 /// Words that start a new question inside a message, found in one pass,
 /// and words holding a question cue that ask nothing (好几个月: the
 /// lexicon's `[asks] none`, which the kinds of question drop too).
-pub struct Markers(Option<AhoCorasick>, Vec<String>);
+pub struct Markers {
+    starts: Option<AhoCorasick>,
+    not_questions: Vec<String>,
+    /// The question cues that are not English words, found in one pass.
+    cues: Option<AhoCorasick>,
+}
+
+/// An English cue is a whole word ("is" not in "this"); the others are
+/// found anywhere in a part.
+fn english_word(cue: &str) -> bool {
+    cue.chars().all(|c| c.is_ascii_alphabetic())
+}
 
 impl Markers {
     pub fn new(words: &[String], not_questions: &[String]) -> Markers {
@@ -471,21 +482,22 @@ impl Markers {
             .map(String::as_str)
             .filter(|w| !w.is_empty())
             .collect();
-        Markers(
-            AhoCorasick::builder()
+        Markers {
+            starts: AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(words)
                 .ok(),
-            not_questions
+            not_questions: not_questions
                 .iter()
                 .filter(|w| !w.is_empty())
                 .cloned()
                 .collect(),
-        )
+            cues: AhoCorasick::new(QUESTION_CUES.iter().filter(|c| !english_word(c))).ok(),
+        }
     }
 
     fn any(&self, text: &str) -> bool {
-        self.0.as_ref().is_some_and(|ac| ac.is_match(text))
+        self.starts.as_ref().is_some_and(|ac| ac.is_match(text))
     }
 
     /// Does a part ask something: a question cue, or a yes-no question
@@ -495,26 +507,32 @@ impl Markers {
             return true;
         }
         // "生病住院好几个月": a quantity, no question.
-        let mut lower = part.to_lowercase();
-        for quantity in &self.1 {
-            lower = lower.replace(quantity.as_str(), " ");
+        let mut lower = if part.chars().any(char::is_uppercase) {
+            part.to_lowercase()
+        } else {
+            part.to_string()
+        };
+        for quantity in &self.not_questions {
+            if lower.contains(quantity.as_str()) {
+                lower = lower.replace(quantity.as_str(), " ");
+            }
         }
-        QUESTION_CUES.iter().any(|cue| {
-            if cue.chars().all(|c| c.is_ascii_alphabetic()) {
+        if self.cues.as_ref().is_some_and(|ac| ac.is_match(&lower)) {
+            return true;
+        }
+        lower.bytes().any(|b| b.is_ascii_alphabetic())
+            && QUESTION_CUES.iter().filter(|c| english_word(c)).any(|cue| {
                 lower
                     .split(|c: char| !c.is_ascii_alphanumeric())
                     .any(|w| w == *cue)
-            } else {
-                lower.contains(cue)
-            }
-        })
+            })
     }
 
     /// A part opened by a marker that says it asks ("顺便问下截止日期",
     /// "再问一下网址"), with something after it: a question though it has
     /// no question word.
     fn opens_question(&self, part: &str) -> bool {
-        let Some(ac) = &self.0 else { return false };
+        let Some(ac) = &self.starts else { return false };
         ac.find(part).is_some_and(|m| {
             let marker = &part[m.range()];
             let rest = part[m.end()..].trim_start_matches(['下', '一', ' ']);
@@ -524,7 +542,7 @@ impl Markers {
 
     /// The text with a line break before each marker.
     fn mark<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        let Some(ac) = &self.0 else {
+        let Some(ac) = &self.starts else {
             return std::borrow::Cow::Borrowed(text);
         };
         let mut out = String::new();

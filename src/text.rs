@@ -224,11 +224,11 @@ impl Analyzer {
         let mut words = Vec::new();
         let mut bigrams = Vec::new();
         let mut bounds = Vec::new();
+        // Bigrams run inside words, and across runs of single characters
+        // (what jieba could not place), but not across two known words:
+        // "职称" next to "继续教育" says nothing new.
+        let mut run: Vec<char> = Vec::new();
         for chunk in normalized.split(' ') {
-            // Bigrams run inside words, and across runs of single characters
-            // (what jieba could not place), but not across two known words:
-            // "职称" next to "继续教育" says nothing new.
-            let mut run: Vec<char> = Vec::new();
             let flush = |run: &mut Vec<char>, bigrams: &mut Vec<String>| {
                 for pair in run.windows(2) {
                     bigrams.push(pair.iter().collect());
@@ -246,13 +246,14 @@ impl Analyzer {
                     continue;
                 }
                 words.push(w.to_string());
-                let cjk: Vec<char> = w.chars().filter(|c| is_cjk(*c)).collect();
-                if cjk.len() == 1 {
-                    run.push(cjk[0]);
-                } else {
-                    flush(&mut run, &mut bigrams);
-                    run.extend(cjk);
-                    flush(&mut run, &mut bigrams);
+                let mut cjk = w.chars().filter(|c| is_cjk(*c));
+                match (cjk.next(), cjk.next()) {
+                    (Some(c), None) => run.push(c),
+                    (first, second) => {
+                        flush(&mut run, &mut bigrams);
+                        run.extend(first.into_iter().chain(second).chain(cjk));
+                        flush(&mut run, &mut bigrams);
+                    }
                 }
             }
             flush(&mut run, &mut bigrams);
