@@ -121,6 +121,10 @@ impl Contacts {
 /// next by this much.
 const CLEAR_LEAD: f32 = 0.02;
 
+/// A message's question read without its story is answered only when its
+/// entry is among the whole message's best few.
+const STORY_TOP: usize = 3;
+
 /// Each half of "截止时间和网址" must be answered this surely on its own.
 const SURE_PART: f32 = 0.6;
 /// ... and name something more specific than 继续教育, 学时 or 公需课
@@ -278,6 +282,10 @@ impl Responder {
                     parts.push(gap);
                 } else if !one.context.is_empty()
                     && let Some(i) = self.clear_answer(&one.text, reading.foreign)
+                    // The story must not draw the message elsewhere:
+                    // "今年继续教育能用上吗" after "去年拿了个发明专利" asks
+                    // about the patent, which the question alone leaves out.
+                    && whole.ranked.iter().take(STORY_TOP).any(|(e, _)| *e == i)
                 {
                     parts.push(i);
                 }

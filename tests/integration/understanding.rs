@@ -1091,3 +1091,30 @@ fn slips_of_sound_and_requests_to_write_for_the_asker() {
     // An award for research is a research result.
     answers(&r, "科研获奖了能不能算继续教育学时", "conversion_what");
 }
+
+#[test]
+fn a_question_read_without_its_story_keeps_to_what_the_story_is_about() {
+    let r = at("2026-11-29");
+    // Alone, "今年继续教育能用上吗" reads as the units' duties; the story
+    // asks about the patent, so that entry (far down the whole message's
+    // ranking) is no answer.
+    let reply = r.ask("去年拿了个发明专利 今年继续教育能用上吗");
+    assert_ne!(
+        reply.matched.as_deref(),
+        Some("unit_duties"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        !reply.parts.contains(&"unit_duties".to_string()),
+        "{}",
+        reply.text
+    );
+    // A story that leaves the question's topic among the best still lets
+    // the question answer alone.
+    answers(
+        &r,
+        "学校组织我们去兄弟院校参观取经，这种能算专业课吗",
+        "professional_forms",
+    );
+}
