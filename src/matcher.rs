@@ -112,6 +112,9 @@ const REQUIRE_PENALTY: f32 = 0.5;
 const SUBJECT_PENALTY: f32 = 0.8;
 /// Two items of one list this close: the list's summary entry answers.
 const SIBLING_GAP: f32 = 0.1;
+/// A word this specific (its idf against an unknown word's) tells one entry
+/// from an overview.
+const TELLING_WORD: f32 = 0.7;
 /// Year words are in the vocabulary but say nothing about the topic.
 const YEAR_WORDS: [&str; 6] = ["今年", "去年", "明年", "前年", "每年", "年度"];
 /// Unknown words at least this close to a known word count as it.
@@ -926,6 +929,20 @@ impl Matcher {
             .iter()
             .filter(|a| !matches!(a.as_str(), "whether" | "confirm" | "what"))
             .collect();
+        // Nor when the best entry's phrasing holds a telling word of the
+        // question that the overview's lacks ("只能网上": the forms of study,
+        // not the hours overview).
+        let holds_word =
+            |e: usize, w: &String| self.doc_holds(&self.docs[best_doc[e]], Kind::Word, w);
+        let distinct = |l: usize, h: usize| {
+            reading.features.words.iter().any(|w| {
+                holds_word(l, w)
+                    && !holds_word(h, w)
+                    && self
+                        .id(Kind::Word, w)
+                        .is_some_and(|id| self.idf[id as usize] / self.oov_idf >= TELLING_WORD)
+            })
+        };
         let leader = ranked.first().map(|r| r.0);
         let heads: Vec<usize> = ranked
             .iter()
@@ -934,7 +951,9 @@ impl Matcher {
             .map(|(e, _)| *e)
             .filter(|&h| {
                 leader.is_none_or(|l| {
-                    l == h || !specific.iter().any(|a| holds_ask(l, a) && !holds_ask(h, a))
+                    l == h
+                        || (!specific.iter().any(|a| holds_ask(l, a) && !holds_ask(h, a))
+                            && !distinct(l, h))
                 })
             })
             .collect();

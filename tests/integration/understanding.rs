@@ -1118,3 +1118,16 @@ fn a_question_read_without_its_story_keeps_to_what_the_story_is_about() {
         "professional_forms",
     );
 }
+
+#[test]
+fn a_telling_word_keeps_its_entry_against_an_overview_near_it() {
+    let r = at("2026-11-29");
+    // 只能网上 is said by the forms of study, not by the hours overview
+    // that scores about as well on the rest of the story.
+    answers(
+        &r,
+        "我是今年新招的辅导员同时还带两门课教务处说我也得完成专业课学时专业课只能在网上看视频吗还是参加线下的培训也行",
+        "professional_forms",
+    );
+    answers(&r, "五大战略那个专题全称叫啥，要写总结用", "public_topics");
+}
