@@ -1131,3 +1131,25 @@ fn a_telling_word_keeps_its_entry_against_an_overview_near_it() {
     );
     answers(&r, "五大战略那个专题全称叫啥，要写总结用", "public_topics");
 }
+
+#[test]
+fn recommendations_prices_hiring_and_other_series_are_not_the_guides() {
+    let r = at("2026-11-29");
+    says_gap(&r, "江西专技学习网上有哪些专业课值得推荐", "gap_course_pick");
+    says_gap(&r, "哪个平台的专业课最便宜", "gap_fee");
+    // The order of the list is the guide's own answer (不分先后).
+    answers(&r, "名单里排第一的平台是官方推荐的吗", "platforms");
+    for q in [
+        "洪州职业学院今年招不招专任教师",
+        "赣人社字〔2024〕154号里对卫生系列的人有什么特别要求",
+    ] {
+        let reply = r.ask(q);
+        assert!(
+            reply.matched.is_none() && reply.parts.is_empty(),
+            "{q}: {}",
+            reply.text
+        );
+    }
+    // The asker's 学习对象 is who takes part, though 继续教育学习 is one word.
+    answers(&r, "这个继续教育学习对象具体包括哪些学校的？", "audience");
+}
