@@ -13,7 +13,7 @@
 
 use crate::knowledge::Kb;
 use crate::scope::{Outside, Scope};
-use crate::text::{Analyzer, Features};
+use crate::text::{Analyzer, Features, automaton};
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
@@ -389,7 +389,9 @@ impl Matcher {
                     .collect()
             })
             .collect();
-        let required_words = AhoCorasick::new(&required).ok();
+        let required_words = automaton(&required, MatchKind::Standard).ok();
+        // Thousands of words, searched only to tell a scope word read
+        // across one: the compact default automaton, quick to build.
         let domain_words = AhoCorasick::new(
             words
                 .iter()
@@ -453,10 +455,7 @@ impl Matcher {
                     .filter(|w| !w.is_empty())
                     .collect();
                 // Left-most longest: 招生办 counts once, not also as 招生.
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&words)
-                    .ok()
+                automaton(&words, MatchKind::LeftmostLongest).ok()
             },
         }
     }

@@ -7,6 +7,7 @@
 //! 今年), and takes the word lists from the lexicon: no question is listed.
 
 use crate::knowledge::Kb;
+use crate::text::automaton;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Why a question is outside the knowledge base whatever words it shares.
@@ -129,10 +130,7 @@ impl Scope {
         for w in &kb.lexicon.scope.other_schools {
             add(w, WordKind::School, "");
         }
-        let words = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&pats)
-            .ok();
+        let words = automaton(&pats, MatchKind::LeftmostLongest).ok();
         Scope {
             words,
             kinds,
@@ -483,16 +481,17 @@ impl Markers {
             .filter(|w| !w.is_empty())
             .collect();
         Markers {
-            starts: AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(words)
-                .ok(),
+            starts: automaton(words, MatchKind::LeftmostLongest).ok(),
             not_questions: not_questions
                 .iter()
                 .filter(|w| !w.is_empty())
                 .cloned()
                 .collect(),
-            cues: AhoCorasick::new(QUESTION_CUES.iter().filter(|c| !english_word(c))).ok(),
+            cues: automaton(
+                QUESTION_CUES.iter().filter(|c| !english_word(c)),
+                MatchKind::Standard,
+            )
+            .ok(),
         }
     }
 
