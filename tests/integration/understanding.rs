@@ -1135,7 +1135,11 @@ fn a_telling_word_keeps_its_entry_against_an_overview_near_it() {
 #[test]
 fn recommendations_prices_hiring_and_other_series_are_not_the_guides() {
     let r = at("2026-11-29");
-    says_gap(&r, "江西专技学习网上有哪些专业课值得推荐", "gap_course_pick");
+    says_gap(
+        &r,
+        "江西专技学习网上有哪些专业课值得推荐",
+        "gap_course_pick",
+    );
     says_gap(&r, "哪个平台的专业课最便宜", "gap_fee");
     // The order of the list is the guide's own answer (不分先后).
     answers(&r, "名单里排第一的平台是官方推荐的吗", "platforms");
@@ -1152,4 +1156,10 @@ fn recommendations_prices_hiring_and_other_series_are_not_the_guides() {
     }
     // The asker's 学习对象 is who takes part, though 继续教育学习 is one word.
     answers(&r, "这个继续教育学习对象具体包括哪些学校的？", "audience");
+}
+
+#[test]
+fn finishing_within_the_year_asks_the_deadline() {
+    let r = at("2026-11-29");
+    answers(&r, "2024年度的继续教育必须在2024年内学完吗", "deadline");
 }
