@@ -201,16 +201,10 @@ impl Scope {
                         || PAST_AFTER
                             .iter()
                             .any(|p| normalized[m.end()..].trim_start().starts_with(p))
-                        // "我以前在广东…江西这边要多少": the past, when the
-                        // guide's province is named after it.
-                        || (WORKED_BEFORE
-                            .iter()
-                            .any(|p| normalized[..m.start()].trim_end().ends_with(p))
-                            && self
-                                .home
-                                .iter()
-                                .any(|h| normalized[m.end()..].contains(h.as_str()))) => {}
+                        || self.before_home(normalized, m.start(), m.end()) => {}
                 WordKind::Region => return Some(Outside::Region(word.to_string())),
+                // "之前在医院做医生 现在到江西…教书": the asker's past work.
+                WordKind::Profession if self.before_home(normalized, m.start(), m.end()) => {}
                 WordKind::Profession => {
                     let after = normalized[m.end()..].trim_start();
                     // 会计专业的老师 teaches accounting: one of ours.
@@ -244,6 +238,43 @@ impl Scope {
         None
     }
 }
+
+impl Scope {
+    /// Is the region or profession at `start..end` where the asker was
+    /// before, or comes from, with the guide's province (`home`) named
+    /// after it as where the asker is now? "我以前在广东…江西这边要多少",
+    /// "之前在上海做会计 现在转到江西中职", "我是外省人但在江西高校",
+    /// "江苏那边按学分算 江西这边". Not "湖南和江西的要求一样吗": nothing
+    /// there says the other province is the asker's past.
+    fn before_home(&self, normalized: &str, start: usize, end: usize) -> bool {
+        let after = &normalized[end..];
+        let Some(home) = self
+            .home
+            .iter()
+            .filter_map(|h| after.find(h.as_str()))
+            .min()
+        else {
+            return false;
+        };
+        let before = &normalized[..start];
+        // A past marker shortly before the word (a dozen characters).
+        let past = PAST_MARKERS
+            .iter()
+            .filter_map(|p| before.rfind(p))
+            .any(|i| before.len() - i <= PAST_REACH);
+        past || NOW_MARKERS.iter().any(|n| after[..home].contains(n))
+    }
+}
+
+/// Words that put what follows in the asker's past.
+const PAST_MARKERS: [&str; 6] = ["以前", "之前", "原来", "曾经", "过去", "前几年"];
+/// How far before a region or profession a past marker reaches, in bytes
+/// (a dozen Chinese characters).
+const PAST_REACH: usize = 36;
+/// Between another region or profession and the guide's province: the
+/// asker is in the latter now ("但在江西", "现在到江西"). Not 那边 or 转到:
+/// "广东那边…跟江西一样吗" compares, "学时能转到江西吗" transfers.
+const NOW_MARKERS: [&str; 6] = ["但", "现在", "如今", "目前", "来到", "调来"];
 
 /// Does the text after a region name its teachers or work there ("省的老师",
 /// "上班")?
@@ -350,10 +381,6 @@ pub fn years(
 
 /// Before a region: where the asker comes from.
 const PAST_BEFORE: [&str; 3] = ["从", "来自", "老家"];
-/// Before a region: the asker was there before. The past only when the
-/// message goes on to name the guide's province (`home`): "我以前在湖北
-/// …那边一年要多少学时" asks about Hubei.
-const WORKED_BEFORE: [&str; 5] = ["以前在", "之前在", "原来在", "以前是在", "之前是在"];
 /// After a region: studied or worked there before, or registered there
 /// ("北京读的博士", "外省户口"; 读博士 is read as 学历教育 by then).
 const PAST_AFTER: [&str; 8] = [

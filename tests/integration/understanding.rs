@@ -1163,3 +1163,30 @@ fn finishing_within_the_year_asks_the_deadline() {
     let r = at("2026-11-29");
     answers(&r, "2024年度的继续教育必须在2024年内学完吗", "deadline");
 }
+
+#[test]
+fn the_askers_past_elsewhere_is_context_when_jiangxi_is_where_they_are_now() {
+    let r = at("2026-11-29");
+    for q in [
+        "之前在医院做医生 现在到江西一所本科院校教书 继续教育按这个高校指南学对吧",
+        "我之前在上海做会计 现在转到江西中职当老师 专业课要学多少学时",
+        "我是外省人但在江西高校实验中心工作 专业课在哪选平台",
+    ] {
+        let reply = r.ask(q);
+        assert!(!reply.parts.is_empty(), "{q}: {}", reply.text);
+    }
+    // Another province compared with Jiangxi, or its hours carried over,
+    // is still that province's matter.
+    for q in [
+        "广东那边高校老师继续教育一年要多少学时 跟江西一样吗",
+        "我是今年从湖南一所高职调过来的，湖南那边今年已经学的学时能不能转到江西这边认？要开什么证明？",
+    ] {
+        let reply = r.ask(q);
+        assert!(reply.matched.is_none(), "{q}: {}", reply.text);
+        assert!(
+            !reply.parts.contains(&"hours_total".to_string()),
+            "{q}: {}",
+            reply.text
+        );
+    }
+}
