@@ -1190,3 +1190,9 @@ fn the_askers_past_elsewhere_is_context_when_jiangxi_is_where_they_are_now() {
         );
     }
 }
+
+#[test]
+fn where_hours_can_be_seen_is_where_they_are_recorded() {
+    let r = at("2026-11-29");
+    answers(&r, "我的学时总数在哪能看到", "credit_recording");
+}
