@@ -1196,3 +1196,13 @@ fn where_hours_can_be_seen_is_where_they_are_recorded() {
     let r = at("2026-11-29");
     answers(&r, "我的学时总数在哪能看到", "credit_recording");
 }
+
+#[test]
+fn the_units_duties_are_given_under_the_guides_own_headings() {
+    let r = at("2026-11-29");
+    let reply = r.ask("指南对各单位提了哪几条要求");
+    assert_eq!(reply.matched.as_deref(), Some("unit_duties"), "{}", reply.text);
+    for heading in ["加强组织管理", "提高服务水平", "督促按时完成"] {
+        assert!(reply.text.contains(heading), "{heading}: {}", reply.text);
+    }
+}
