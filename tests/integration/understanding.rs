@@ -1192,3 +1192,11 @@ fn the_units_duties_are_given_under_the_guides_own_headings() {
         assert!(reply.text.contains(heading), "{heading}: {}", reply.text);
     }
 }
+
+#[test]
+fn where_hours_are_recorded_quotes_the_guides_words_for_public_courses() {
+    let r = at("2026-11-29");
+    let reply = r.ask("公需课的学时是怎么记到我名下的");
+    assert_eq!(reply.matched.as_deref(), Some("credit_recording"), "{}", reply.text);
+    assert!(reply.text.contains("自行判定并计入"), "{}", reply.text);
+}
