@@ -1200,3 +1200,13 @@ fn where_hours_are_recorded_quotes_the_guides_words_for_public_courses() {
     assert_eq!(reply.matched.as_deref(), Some("credit_recording"), "{}", reply.text);
     assert!(reply.text.contains("自行判定并计入"), "{}", reply.text);
 }
+
+#[test]
+fn a_group_of_staff_and_an_hours_figure_ask_the_hours_not_the_platforms() {
+    let r = at("2026-11-29");
+    answers(&r, "实验技术人员也要满90学时吗", "hours_total");
+    // Where lab staff study online still reaches the platforms.
+    answers(&r, "专业课广场里实验技术人员选哪个平台", "professional_online");
+    // Face recognition is no login the guide describes.
+    says_gap(&r, "平台登录人脸识别老是失败怎么办", "gap_login_other");
+}
