@@ -1210,3 +1210,10 @@ fn a_group_of_staff_and_an_hours_figure_ask_the_hours_not_the_platforms() {
     // Face recognition is no login the guide describes.
     says_gap(&r, "平台登录人脸识别老是失败怎么办", "gap_login_other");
 }
+
+#[test]
+fn how_much_to_study_is_the_hours_and_plurals_are_read() {
+    let r = at("2026-11-29");
+    answers(&r, "我是中专学校的实验员 专业课要学多少", "professional_hours");
+    answers(&r, "Are staff at private colleges included?", "audience");
+}
