@@ -1197,7 +1197,12 @@ fn the_units_duties_are_given_under_the_guides_own_headings() {
 fn where_hours_are_recorded_quotes_the_guides_words_for_public_courses() {
     let r = at("2026-11-29");
     let reply = r.ask("公需课的学时是怎么记到我名下的");
-    assert_eq!(reply.matched.as_deref(), Some("credit_recording"), "{}", reply.text);
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("credit_recording"),
+        "{}",
+        reply.text
+    );
     assert!(reply.text.contains("自行判定并计入"), "{}", reply.text);
 }
 
@@ -1206,7 +1211,11 @@ fn a_group_of_staff_and_an_hours_figure_ask_the_hours_not_the_platforms() {
     let r = at("2026-11-29");
     answers(&r, "实验技术人员也要满90学时吗", "hours_total");
     // Where lab staff study online still reaches the platforms.
-    answers(&r, "专业课广场里实验技术人员选哪个平台", "professional_online");
+    answers(
+        &r,
+        "专业课广场里实验技术人员选哪个平台",
+        "professional_online",
+    );
     // Face recognition is no login the guide describes.
     says_gap(&r, "平台登录人脸识别老是失败怎么办", "gap_login_other");
 }
@@ -1214,6 +1223,10 @@ fn a_group_of_staff_and_an_hours_figure_ask_the_hours_not_the_platforms() {
 #[test]
 fn how_much_to_study_is_the_hours_and_plurals_are_read() {
     let r = at("2026-11-29");
-    answers(&r, "我是中专学校的实验员 专业课要学多少", "professional_hours");
+    answers(
+        &r,
+        "我是中专学校的实验员 专业课要学多少",
+        "professional_hours",
+    );
     answers(&r, "Are staff at private colleges included?", "audience");
 }
