@@ -1230,3 +1230,11 @@ fn how_much_to_study_is_the_hours_and_plurals_are_read() {
     );
     answers(&r, "Are staff at private colleges included?", "audience");
 }
+
+#[test]
+fn fines_course_counts_and_foreign_staff_are_not_the_guides() {
+    let r = at("2026-11-29");
+    says_gap(&r, "补学的话要交罚款吗", "gap_penalty");
+    says_gap(&r, "三个学习平台各有多少门课", "gap_course_pick");
+    says_gap(&r, "外籍老师要参加吗", "gap_retired_part_time");
+}
