@@ -1238,3 +1238,18 @@ fn fines_course_counts_and_foreign_staff_are_not_the_guides() {
     says_gap(&r, "三个学习平台各有多少门课", "gap_course_pick");
     says_gap(&r, "外籍老师要参加吗", "gap_retired_part_time");
 }
+
+#[test]
+fn english_course_names_slips_and_admissions() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "how many hrs of specialized / major courses r required?",
+        "professional_hours",
+    );
+    answers(&r, "学时填报审核监独是谁负则", "unit_duties");
+    declines(
+        &r,
+        "How do I apply for Jiangxi Normal University's master's program?",
+    );
+}
