@@ -31,6 +31,15 @@ fn says_gap(r: &Responder, q: &str, gap: &str) {
     assert_eq!(reply.parts, vec![gap.to_string()], "{q}: {}", reply.text);
 }
 
+/// The reply to `q` is entry `id`, and its text holds each of `facts`.
+fn answers_with(r: &Responder, q: &str, id: &str, facts: &[&str]) {
+    let reply = r.ask(q);
+    assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    for fact in facts {
+        assert!(reply.text.contains(fact), "{q}: {fact}: {}", reply.text);
+    }
+}
+
 /// The reply to `q` declines: no entry, not even a gap.
 fn declines(r: &Responder, q: &str) {
     let reply = r.ask(q);
@@ -344,11 +353,12 @@ fn pinyin_initials_typed_in_groups_are_the_words() {
 #[test]
 fn the_notices_say_whom_they_are_sent_to_and_what_they_ask() {
     let r = at("2026-11-29");
-    let reply = r.ask("学校这个通知是哪个部门发的 发给谁的");
-    assert_eq!(reply.matched.as_deref(), Some("notices"), "{}", reply.text);
-    for fact in ["人事处", "各学院、各部门", "赣江新区社会发展局"] {
-        assert!(reply.text.contains(fact), "{fact}: {}", reply.text);
-    }
+    answers_with(
+        &r,
+        "学校这个通知是哪个部门发的 发给谁的",
+        "notices",
+        &["人事处", "各学院、各部门", "赣江新区社会发展局"],
+    );
 }
 
 #[test]
@@ -1181,29 +1191,23 @@ fn where_hours_can_be_seen_is_where_they_are_recorded() {
 #[test]
 fn the_units_duties_are_given_under_the_guides_own_headings() {
     let r = at("2026-11-29");
-    let reply = r.ask("指南对各单位提了哪几条要求");
-    assert_eq!(
-        reply.matched.as_deref(),
-        Some("unit_duties"),
-        "{}",
-        reply.text
+    answers_with(
+        &r,
+        "指南对各单位提了哪几条要求",
+        "unit_duties",
+        &["加强组织管理", "提高服务水平", "督促按时完成"],
     );
-    for heading in ["加强组织管理", "提高服务水平", "督促按时完成"] {
-        assert!(reply.text.contains(heading), "{heading}: {}", reply.text);
-    }
 }
 
 #[test]
 fn where_hours_are_recorded_quotes_the_guides_words_for_public_courses() {
     let r = at("2026-11-29");
-    let reply = r.ask("公需课的学时是怎么记到我名下的");
-    assert_eq!(
-        reply.matched.as_deref(),
-        Some("credit_recording"),
-        "{}",
-        reply.text
+    answers_with(
+        &r,
+        "公需课的学时是怎么记到我名下的",
+        "credit_recording",
+        &["自行判定并计入"],
     );
-    assert!(reply.text.contains("自行判定并计入"), "{}", reply.text);
 }
 
 #[test]
