@@ -1257,3 +1257,15 @@ fn english_course_names_slips_and_admissions() {
         "How do I apply for Jiangxi Normal University's master's program?",
     );
 }
+
+#[test]
+fn the_annual_notice_named_by_its_issuer_is_the_basis() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "人社厅那个通知全称叫啥",
+        "legal_basis",
+        &["赣人社字〔2024〕154号"],
+    );
+    answers(&r, "我们是高职院校，老师都要参家吗", "audience");
+}
