@@ -311,6 +311,24 @@ fn every_answer_is_short_and_ends_with_its_source() {
 /// declining or offering candidates to answering wrong (a wrong answer or
 /// an answered out-of-scope question costs three unanswered ones).
 /// Run: cargo test --release calibrate -- --ignored --nocapture
+/// Every set the calibration reads is well formed (a label's groups are
+/// lists of alternatives), so the ignored calibration cannot break
+/// unnoticed.
+#[test]
+fn every_calibration_set_is_well_formed() {
+    for s in OWN_SETS.iter().chain(&NEWER_SETS) {
+        let items = items(&fixture(s));
+        assert!(!items.is_empty(), "{s}: empty");
+        for it in &items {
+            assert!(
+                it.oos != !it.must.is_empty(),
+                "{s}: {} has both or neither of must and oos",
+                it.q
+            );
+        }
+    }
+}
+
 #[test]
 #[ignore]
 fn calibrate_thresholds() {
