@@ -321,7 +321,7 @@ fn every_calibration_set_is_well_formed() {
         assert!(!items.is_empty(), "{s}: empty");
         for it in &items {
             assert!(
-                it.oos != !it.must.is_empty(),
+                it.oos == it.must.is_empty(),
                 "{s}: {} has both or neither of must and oos",
                 it.q
             );
