@@ -486,9 +486,14 @@ impl Matcher {
         self.analyzer
             .tokens(text)
             .iter()
-            .filter_map(|w| self.id(Kind::Word, w))
-            .map(|id| self.idf[id as usize] / self.oov_idf)
+            .filter_map(|w| self.word_specificity(w))
             .fold(0.0, f32::max)
+    }
+
+    /// A known word's idf as a share of an unknown word's; None if unknown.
+    fn word_specificity(&self, w: &str) -> Option<f32> {
+        self.id(Kind::Word, w)
+            .map(|id| self.idf[id as usize] / self.oov_idf)
     }
 
     /// Does a menu topic lead to this entry (an overview answer)?
@@ -689,9 +694,6 @@ impl Matcher {
                 .any(|w| holds(Kind::Word, w))
     }
 
-    /// Score every entry, best first; per entry whether the question holds
-    /// its required words, and its best phrasing. `asked`: the subjects the
-    /// question names (`subject_ids`).
     /// Which required words the question holds (overlapping: 集中面授
     /// holds 面授 too), by index into the required words.
     fn required_present(&self, r: &Reading) -> Vec<bool> {
@@ -717,6 +719,9 @@ impl Matcher {
         req.iter().all(|group| group.iter().any(holds)) && !excl.iter().any(|id| present[*id])
     }
 
+    /// Score every entry, best first; per entry whether the question holds
+    /// its required words, and its best phrasing. `asked`: the subjects the
+    /// question names (`subject_ids`).
     fn rank_full(
         &self,
         r: &Reading,
@@ -920,8 +925,9 @@ impl Matcher {
         // Not when the question asks a kind of thing (how many, when) the
         // best entry's phrasing asks and the overview's does not ("How many
         // public course hours": the hours, not how public courses work).
-        let holds_ask =
-            |e: usize, a: &String| self.doc_holds(&self.docs[best_doc[e]], Kind::Ask, a);
+        // Does entry `e`'s best phrasing hold the feature?
+        let holds =
+            |e: usize, kind: Kind, key: &str| self.doc_holds(&self.docs[best_doc[e]], kind, key);
         let specific: Vec<&String> = reading
             .features
             .asks
@@ -931,15 +937,11 @@ impl Matcher {
         // Nor when the best entry's phrasing holds a telling word of the
         // question that the overview's lacks ("只能网上": the forms of study,
         // not the hours overview).
-        let holds_word =
-            |e: usize, w: &String| self.doc_holds(&self.docs[best_doc[e]], Kind::Word, w);
         let distinct = |l: usize, h: usize| {
             reading.features.words.iter().any(|w| {
-                holds_word(l, w)
-                    && !holds_word(h, w)
-                    && self
-                        .id(Kind::Word, w)
-                        .is_some_and(|id| self.idf[id as usize] / self.oov_idf >= TELLING_WORD)
+                holds(l, Kind::Word, w)
+                    && !holds(h, Kind::Word, w)
+                    && self.word_specificity(w).is_some_and(|s| s >= TELLING_WORD)
             })
         };
         let leader = ranked.first().map(|r| r.0);
@@ -951,7 +953,9 @@ impl Matcher {
             .filter(|&h| {
                 leader.is_none_or(|l| {
                     l == h
-                        || (!specific.iter().any(|a| holds_ask(l, a) && !holds_ask(h, a))
+                        || (!specific
+                            .iter()
+                            .any(|a| holds(l, Kind::Ask, a) && !holds(h, Kind::Ask, a))
                             && !distinct(l, h))
                 })
             })

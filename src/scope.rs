@@ -492,6 +492,8 @@ pub struct Markers {
     not_questions: Vec<String>,
     /// The question cues that are not English words, found in one pass.
     cues: Option<AhoCorasick>,
+    /// The English ones, each matched as a whole word.
+    english_cues: Vec<&'static str>,
 }
 
 /// An English cue is a whole word ("is" not in "this"); the others are
@@ -519,6 +521,11 @@ impl Markers {
                 MatchKind::Standard,
             )
             .ok(),
+            english_cues: QUESTION_CUES
+                .iter()
+                .copied()
+                .filter(|c| english_word(c))
+                .collect(),
         }
     }
 
@@ -547,11 +554,9 @@ impl Markers {
             return true;
         }
         lower.bytes().any(|b| b.is_ascii_alphabetic())
-            && QUESTION_CUES.iter().filter(|c| english_word(c)).any(|cue| {
-                lower
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .any(|w| w == *cue)
-            })
+            && lower
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| self.english_cues.contains(&w))
     }
 
     /// A part opened by a marker that says it asks ("顺便问下截止日期",
