@@ -19,9 +19,10 @@ fn at(date: &str) -> Responder {
 const WARNING: &str = "以下依据2024年度指南；2026年度指南尚未收录，请以人事处最新通知为准。";
 
 /// The reply to `q` answers with entry `id`.
-fn answers(r: &Responder, q: &str, id: &str) {
+fn answers(r: &Responder, q: &str, id: &str) -> jxjy_bot::dialogue::Reply {
     let reply = r.ask(q);
     assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    reply
 }
 
 /// The reply to `q` says the guide does not say it, by gap entry `gap`.
@@ -33,8 +34,7 @@ fn says_gap(r: &Responder, q: &str, gap: &str) {
 
 /// The reply to `q` is entry `id`, and its text holds each of `facts`.
 fn answers_with(r: &Responder, q: &str, id: &str, facts: &[&str]) {
-    let reply = r.ask(q);
-    assert_eq!(reply.matched.as_deref(), Some(id), "{q}: {}", reply.text);
+    let reply = answers(r, q, id);
     for fact in facts {
         assert!(reply.text.contains(fact), "{q}: {fact}: {}", reply.text);
     }
@@ -939,31 +939,18 @@ fn both_kinds_of_course_named_get_where_both_are_studied() {
         "公需课跟专业课是不是在同一个地方选平台",
         "公需课网址跟专业课网址一样吗",
     ] {
-        let reply = r.ask(q);
-        assert_eq!(
-            reply.matched.as_deref(),
-            Some("where_both"),
-            "{q}: {}",
-            reply.text
-        );
-        assert!(
-            reply.text.contains("专业课广场")
-                && reply.text.contains("https://hr.jxhrss.gov.cn/jxjysb")
+        answers_with(
+            &r,
+            q,
+            "where_both",
+            &["专业课广场", "https://hr.jxhrss.gov.cn/jxjysb"],
         );
     }
     // One kind named: its own entry; the summary has no phrasings to match.
-    let reply = r.ask("公需课在哪学");
-    assert_eq!(reply.matched.as_deref(), Some("public_how"));
-    let reply = r.ask("专业课在哪学");
-    assert_eq!(reply.matched.as_deref(), Some("professional_online"));
+    answers(&r, "公需课在哪学", "public_how");
+    answers(&r, "专业课在哪学", "professional_online");
     // 必须/一定要 with 网上 asks whether other forms count.
-    let reply = r.ask("专业课是不是必须在网上学");
-    assert_eq!(
-        reply.matched.as_deref(),
-        Some("professional_forms"),
-        "{}",
-        reply.text
-    );
+    answers(&r, "专业课是不是必须在网上学", "professional_forms");
 }
 
 #[test]
@@ -974,12 +961,10 @@ fn teachers_of_the_operators_province_and_more_gaps() {
     let q = "湖南省的老师能用湖南大学的平台学吗";
     declines(&r, q);
     assert!(r.ask(q).text.contains("湖南"));
-    let reply = r.ask("湖南大学那个平台是湖南的吧，江西老师能用吗");
-    assert_eq!(
-        reply.matched.as_deref(),
-        Some("platform_2"),
-        "{}",
-        reply.text
+    answers(
+        &r,
+        "湖南大学那个平台是湖南的吧，江西老师能用吗",
+        "platform_2",
     );
     // An operator's admissions are its own business.
     declines(&r, "江西师范大学研究生什么时候报名");
@@ -992,8 +977,11 @@ fn teachers_of_the_operators_province_and_more_gaps() {
         says_gap(&r, q, gap);
     }
     // 一学时都没学 is no question of what an hour is worth.
-    let reply = r.ask("出差回来发现专业课一学时都没学，过了年底还能补吗");
-    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+    answers(
+        &r,
+        "出差回来发现专业课一学时都没学，过了年底还能补吗",
+        "late",
+    );
 }
 
 #[test]
@@ -1023,12 +1011,10 @@ fn an_overview_does_not_answer_a_question_its_phrasings_do_not_ask() {
 fn where_the_asker_worked_before_and_a_year_things_are_put_off_to() {
     let r = at("2026-11-29");
     // Worked in Hunan before, asking about Jiangxi: one of ours.
-    let reply = r.ask("我原来在湖南工作，江西这边的继续教育要在哪个平台学");
-    assert_eq!(
-        reply.matched.as_deref(),
-        Some("platforms"),
-        "{}",
-        reply.text
+    answers(
+        &r,
+        "我原来在湖南工作，江西这边的继续教育要在哪个平台学",
+        "platforms",
     );
     // Worked in Hubei before, asking about Hubei: another province.
     let reply = r.ask("我以前在湖北工作 那边一年要多少学时");
@@ -1038,8 +1024,7 @@ fn where_the_asker_worked_before_and_a_year_things_are_put_off_to() {
         reply.text
     );
     // 拖到明年 is being late, not a question about next year's guide.
-    let reply = r.ask("学时要在12月底前完成吗还是可以拖到明年");
-    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+    let reply = answers(&r, "学时要在12月底前完成吗还是可以拖到明年", "late");
     assert!(!reply.text.contains("2027"), "{}", reply.text);
 }
 
@@ -1047,18 +1032,11 @@ fn where_the_asker_worked_before_and_a_year_things_are_put_off_to() {
 fn numbers_read_out_and_working_in_the_operators_province() {
     let r = at("2026-11-29");
     // Voice input spells the hotline out digit by digit.
-    let reply = r.ask("那个一二三三三前面要不要加区号");
-    assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
+    answers(&r, "那个一二三三三前面要不要加区号", "hotline");
     // Working in Hunan is Hunan's continuing education, 湖南大学 or not.
     declines(&r, "我在湖南上班，能用湖南大学的平台学湖南的继续教育吗");
     // 有几个平台 asks how many platforms, not about hours on several.
-    let reply = r.ask("平台名单里面有几个平台啊");
-    assert_eq!(
-        reply.matched.as_deref(),
-        Some("platforms"),
-        "{}",
-        reply.text
-    );
+    answers(&r, "平台名单里面有几个平台啊", "platforms");
     for (q, id) in [
         ("那个平台是怎么登的啊", "login"),
         ("搞实验的老师也要学这个吗", "audience"),
