@@ -115,6 +115,8 @@ const SIBLING_GAP: f32 = 0.1;
 /// A word this specific (its idf against an unknown word's) tells one entry
 /// from an overview.
 const TELLING_WORD: f32 = 0.7;
+/// How many of the best entries a decision weighs (and offers).
+const CONSIDERED: usize = 5;
 /// Year words are in the vocabulary but say nothing about the topic.
 const YEAR_WORDS: [&str; 6] = ["今年", "去年", "明年", "前年", "每年", "年度"];
 /// Unknown words at least this close to a known word count as it.
@@ -604,7 +606,7 @@ impl Matcher {
     pub fn rank(&self, question: &str) -> Vec<(usize, f32)> {
         let r = self.read(question);
         let asked = subject_ids(&self.subjects, &r.features.words);
-        self.rank_full(&r, &asked).0
+        self.rank_full(&r, &asked, usize::MAX).0
     }
 
     /// Normalise and segment a question once.
@@ -726,6 +728,7 @@ impl Matcher {
         &self,
         r: &Reading,
         asked: &[usize],
+        limit: usize,
     ) -> (Vec<(usize, f32)>, Vec<bool>, Vec<usize>) {
         let f = &r.features;
         let mut query_weight = 0.0f32;
@@ -780,8 +783,14 @@ impl Matcher {
         let mut best_doc = vec![0usize; self.n_entries];
         let mut answer_recall = vec![0.0f32; self.n_entries];
         if query_weight > 0.0 {
-            for (di, (doc, &ov)) in self.docs.iter().zip(&overlap).enumerate() {
-                if ov <= 0.0 || doc.weight <= 0.0 {
+            // Most phrasings share nothing with a question: the test on
+            // the overlap alone runs first, over a dense array.
+            for (di, &ov) in overlap.iter().enumerate() {
+                if ov <= 0.0 {
+                    continue;
+                }
+                let doc = &self.docs[di];
+                if doc.weight <= 0.0 {
                     continue;
                 }
                 let recall = (ov / query_weight).min(1.0);
@@ -814,6 +823,10 @@ impl Matcher {
             .zip(&self.entry_subjects)
         {
             *b += ANSWER_SHARE * a * (1.0 - *b);
+            // Nothing shared: left out of the ranking, nothing to check.
+            if *b <= 0.0 {
+                continue;
+            }
             *b *= penalty;
             if !asked.is_empty() && !own.is_empty() && !own.iter().any(|s| asked.contains(s)) {
                 *b *= SUBJECT_PENALTY;
@@ -829,8 +842,18 @@ impl Matcher {
             .filter(|(_, s)| *s > 0.0)
             .collect();
         // Ties break on entry order, a total order: deterministic though
-        // unstable (which sorts without a scratch allocation).
-        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // unstable (which sorts without a scratch allocation), and the best
+        // `limit` the same whether selected first or not.
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > limit {
+            if limit == 0 {
+                ranked.clear();
+            } else {
+                ranked.select_nth_unstable_by(limit - 1, order);
+                ranked.truncate(limit);
+            }
+        }
+        ranked.sort_unstable_by(order);
         (ranked, met, best_doc)
     }
 
@@ -840,9 +863,8 @@ impl Matcher {
 
     pub fn find_reading(&self, reading: &Reading) -> MatchResult {
         let asked = subject_ids(&self.subjects, &reading.features.words);
-        let (mut ranked, met, best_doc) = self.rank_full(reading, &asked);
+        let (mut ranked, met, best_doc) = self.rank_full(reading, &asked, CONSIDERED);
         let doc_of = |ranked: &[(usize, f32)]| ranked.first().map(|(e, _)| best_doc[*e]);
-        ranked.truncate(5);
         let t = self.thresholds;
         // A question naming what the guide does not say (a fee, a duration,
         // opening hours) asks about that, whatever else it names: a gap

@@ -510,7 +510,11 @@ impl Homophones {
                 .take_while(|id| id.is_some())
                 .count();
             if run >= 2 {
-                let run_ids: Vec<u16> = ids[i..i + run].iter().flatten().copied().collect();
+                // On the stack: this runs at nearly every character.
+                let mut run_ids = [0u16; MAX_HOMOPHONE_CHARS];
+                for (slot, id) in run_ids.iter_mut().zip(ids[i..i + run].iter().flatten()) {
+                    *slot = *id;
+                }
                 if self.starts.contains(&pack(&run_ids[..2])) {
                     for len in (2..=run).rev() {
                         let Some(word) = self.words.get(&pack(&run_ids[..len])) else {
@@ -599,6 +603,13 @@ fn rewrite_with(ac: &AhoCorasick, repl: &[String], ascii_key: &[bool], text: &st
     out
 }
 
+/// Full-width punctuation common in questions (，？！：；（）) whose
+/// NFKC form is one ASCII mark, neither letter, digit nor '-': prepare
+/// turns it into a space either way, so it needs no composition pass.
+fn spaced_punct(c: char) -> bool {
+    matches!(c, '，' | '？' | '！' | '：' | '；' | '（' | '）')
+}
+
 /// Width, case, script and punctuation normalisation (no lexicon needed).
 pub fn prepare(text: &str) -> String {
     let clipped: &str = match text.char_indices().nth(MAX_QUESTION_CHARS) {
@@ -607,9 +618,9 @@ pub fn prepare(text: &str) -> String {
     };
     // Most questions are already in NFKC: skip the composition pass. ASCII
     // and unified ideographs are NFKC as they are (no table lookup needed).
-    let plain = clipped
-        .chars()
-        .all(|c| c.is_ascii() || matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF));
+    let plain = clipped.chars().all(|c| {
+        c.is_ascii() || matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF) || spaced_punct(c)
+    });
     // Only ASCII letters have case among those: no capital, nothing to do.
     let nfkc: String = if plain {
         if clipped.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -857,6 +868,26 @@ mod tests {
         assert_eq!(prepare("a\u{0}b\u{7}c"), "a b c");
         assert_eq!(prepare("😀学时"), " 学时");
         assert_eq!(prepare("400-666-0656？"), "4006660656 ");
+    }
+
+    #[test]
+    fn punctuation_kept_out_of_composition_becomes_the_space_composition_gives() {
+        // What lets prepare skip NFKC for these marks: each composes to one
+        // ASCII mark that the punctuation pass turns into a space, as it
+        // turns the full-width mark itself.
+        for c in ['，', '？', '！', '：', '；', '（', '）'] {
+            assert!(spaced_punct(c));
+            let composed: Vec<char> = c.to_string().nfkc().collect();
+            assert_eq!(composed.len(), 1, "{c}");
+            let m = composed[0];
+            assert!(m.is_ascii() && !m.is_ascii_alphanumeric() && m != '-', "{c}");
+        }
+        assert!(!spaced_punct('－') && !spaced_punct('１'));
+        // The skipped and the composed path agree on a whole question.
+        let q = "公需课，ＡＢ学时？（2024）：";
+        let composed: String = q.nfkc().collect::<String>().to_lowercase();
+        assert_eq!(prepare("公需课，多少学时？（2024）"), "公需课 多少学时  2024 ");
+        assert_eq!(prepare(q), prepare(&composed));
     }
 
     #[test]
