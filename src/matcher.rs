@@ -733,6 +733,9 @@ impl Matcher {
         let f = &r.features;
         let mut query_weight = 0.0f32;
         let mut overlap = vec![0.0f32; self.docs.len()];
+        // The phrasings sharing something with the question, in the order
+        // first met: most share nothing, and only these are scored.
+        let mut touched: Vec<u32> = Vec::with_capacity(self.docs.len() / 2);
         // Did a real word match (two or more characters)? "你是谁" shares
         // only 谁 with the knowledge base: not enough to answer.
         let mut substantive = false;
@@ -752,7 +755,11 @@ impl Matcher {
                     let w = self.idf[id as usize];
                     query_weight += w;
                     for &d in &self.postings[id as usize] {
-                        overlap[d as usize] += w * sim;
+                        let o = &mut overlap[d as usize];
+                        if *o == 0.0 {
+                            touched.push(d);
+                        }
+                        *o += w * sim;
                     }
                 }
                 // A question word no phrasing uses ("哪儿" beside "哪里") is
@@ -783,14 +790,11 @@ impl Matcher {
         let mut best_doc = vec![0usize; self.n_entries];
         let mut answer_recall = vec![0.0f32; self.n_entries];
         if query_weight > 0.0 {
-            // Most phrasings share nothing with a question: the test on
-            // the overlap alone runs first, over a dense array.
-            for (di, &ov) in overlap.iter().enumerate() {
-                if ov <= 0.0 {
-                    continue;
-                }
+            for &d in &touched {
+                let di = d as usize;
+                let ov = overlap[di];
                 let doc = &self.docs[di];
-                if doc.weight <= 0.0 {
+                if ov <= 0.0 || doc.weight <= 0.0 {
                     continue;
                 }
                 let recall = (ov / query_weight).min(1.0);
@@ -800,9 +804,12 @@ impl Matcher {
                     continue;
                 }
                 let s = recall_share * recall + (1.0 - recall_share) * precision;
-                if s > best[doc.entry] {
-                    best[doc.entry] = s;
-                    best_doc[doc.entry] = di;
+                // Equal scores go to the first phrasing, whatever the order
+                // the phrasings were met in.
+                let e = doc.entry;
+                if s > best[e] || (s == best[e] && di < best_doc[e]) {
+                    best[e] = s;
+                    best_doc[e] = di;
                 }
             }
         }
