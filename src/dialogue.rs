@@ -250,7 +250,7 @@ impl Responder {
     /// The questions a message holds, with their context.
     pub fn clauses(&self, question: &str) -> Vec<crate::scope::Clause> {
         // Split the simplified text: 嗎 ends a question as 吗 does.
-        crate::scope::clauses(&fast2s::convert(question), &self.markers)
+        crate::scope::clauses(&crate::text::simplified(question), &self.markers)
     }
 
     /// The entries a message asks about: each question of a message that

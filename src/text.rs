@@ -78,6 +78,7 @@ fn is_cjk(c: char) -> bool {
 
 impl Analyzer {
     pub fn new(lex: &Lexicon) -> Analyzer {
+        warm_up();
         // key -> replacement. Synonyms first, so a typo's correction can be
         // rewritten to its canonical form too (工需 → 公需 → 公需课).
         let mut map: HashMap<String, String> = HashMap::new();
@@ -603,6 +604,57 @@ fn rewrite_with(ac: &AhoCorasick, repl: &[String], ascii_key: &[bool], text: &st
     out
 }
 
+/// Where fast2s's table has its characters (CJK Extension A and the
+/// unified ideographs; a test probes the rest of its range).
+const CONVERTIBLE_RANGE: std::ops::RangeInclusive<u32> = 0x3400..=0x9FFF;
+
+/// The characters fast2s may change, one bit each: its one-to-one table,
+/// probed once with every character of the range between spaces, and the
+/// keys of its rules that convert only beside certain neighbours (看著,
+/// 藉口, 計畫).
+static CONVERTIBLE: std::sync::LazyLock<Vec<u64>> = std::sync::LazyLock::new(|| {
+    const CONTEXT_ONLY: [char; 7] = ['藉', '著', '苧', '闔', '鍾', '讎', '畫'];
+    let mut bits = vec![0u64; 0x10000 / 64];
+    let mut set = |c: char| bits[c as usize / 64] |= 1 << (c as usize % 64);
+    let chars: Vec<char> = CONVERTIBLE_RANGE.filter_map(char::from_u32).collect();
+    let mut probe = String::with_capacity(chars.len() * 4);
+    for &c in &chars {
+        probe.push(c);
+        probe.push(' ');
+    }
+    let converted = fast2s::convert(&probe);
+    for (&c, d) in chars.iter().zip(converted.chars().step_by(2)) {
+        if c != d {
+            set(c);
+        }
+    }
+    for c in CONTEXT_ONLY {
+        set(c);
+    }
+    bits
+});
+
+/// Make sure the table of convertible characters is built (at start-up,
+/// not on the first question).
+pub fn warm_up() {
+    std::sync::LazyLock::force(&CONVERTIBLE);
+}
+
+/// Traditional characters to simplified (fast2s), borrowing the text when
+/// it holds none fast2s would change: most questions are simplified.
+pub fn simplified(text: &str) -> std::borrow::Cow<'_, str> {
+    let bits = &*CONVERTIBLE;
+    let may_change = text.chars().any(|c| {
+        let i = c as usize;
+        c.len_utf8() == 3 && bits[i / 64] & (1 << (i % 64)) != 0
+    });
+    if may_change {
+        std::borrow::Cow::Owned(fast2s::convert(text))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// Full-width punctuation common in questions (，？！：；（）) whose
 /// NFKC form is one ASCII mark, neither letter, digit nor '-': prepare
 /// turns it into a space either way, so it needs no composition pass.
@@ -635,7 +687,7 @@ pub fn prepare(text: &str) -> String {
     } else {
         clipped.nfkc().collect::<String>().to_lowercase()
     };
-    let simplified = fast2s::convert(&nfkc);
+    let simplified = simplified(&nfkc);
     let mut out = String::with_capacity(simplified.len());
     let mut chars = simplified.chars().peekable();
     let mut prev = ' ';
@@ -868,6 +920,43 @@ mod tests {
         assert_eq!(prepare("a\u{0}b\u{7}c"), "a b c");
         assert_eq!(prepare("😀学时"), " 学时");
         assert_eq!(prepare("400-666-0656？"), "4006660656 ");
+    }
+
+    #[test]
+    fn simplified_agrees_with_fast2s_and_borrows_simplified_text() {
+        // fast2s's context rules (看著 → 看着, 計畫 → 计划) and its
+        // exclusions (乾隆 stays) hold through the shortcut.
+        let mut texts: Vec<String> = [
+            "看著", "藉口", "憑藉", "苧麻", "闔家", "鍾書", "校讎", "計畫", "企畫", "乾隆", "瞭望",
+            "繼續教育學時", "公需课要多少学时", "ＡＢＣ", "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every question of the fixtures, 繁體 ones among them.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for f in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+            let text = std::fs::read_to_string(f.path()).unwrap_or_default();
+            for line in text.lines() {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                    && let Some(q) = v["q"].as_str()
+                {
+                    texts.push(q.to_string());
+                }
+            }
+        }
+        assert!(texts.len() > 5000, "{}", texts.len());
+        for t in &texts {
+            assert_eq!(simplified(t), fast2s::convert(t), "{t}");
+        }
+        // Outside the probed range fast2s changes no character alone.
+        for u in (0x800u32..=0xFFFF).filter(|u| !CONVERTIBLE_RANGE.contains(u)) {
+            if let Some(c) = char::from_u32(u) {
+                assert_eq!(fast2s::convert(&c.to_string()), c.to_string(), "{u:X}");
+            }
+        }
+        assert!(matches!(simplified("公需课要多少学时"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(simplified("繼續教育"), std::borrow::Cow::Owned(_)));
     }
 
     #[test]
