@@ -11,7 +11,7 @@ use crate::knowledge::Lexicon;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, BuildError, MatchKind};
 use jieba_rs::Jieba;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
 /// Questions are short; anything past this many characters only costs time.
@@ -28,7 +28,7 @@ pub struct Analyzer {
     /// inside "translate").
     ascii_key: Vec<bool>,
     jieba: Jieba,
-    stopwords: HashSet<String>,
+    stopwords: FxHashSet<String>,
     /// Domain words by the pinyin of their characters, to read homophone
     /// slips of a phone keyboard (公虚课, 资询, 网题) as the word meant.
     homophones: Homophones,
@@ -204,7 +204,9 @@ impl Analyzer {
         self.jieba
             .cut(chunk, false)
             .into_iter()
-            .map(|t| t.word.trim())
+            // A chunk holds no whitespace (split on it after rewriting):
+            // nor does a word of it.
+            .map(|t| t.word)
             .filter(|w| !w.is_empty() && !self.stopwords.contains(*w))
     }
 
@@ -239,7 +241,7 @@ impl Analyzer {
                 bounds.push(at);
                 at += t.word.len();
                 bounds.push(at);
-                let w = t.word.trim();
+                let w = t.word;
                 if w.is_empty() || self.stopwords.contains(w) {
                     continue;
                 }
