@@ -344,12 +344,20 @@ const FUNCTION_CHAR_TAGS: [&str; 9] = ["p", "c", "u", "uj", "ul", "uz", "y", "e"
 /// stop a homophone fix across it (各自 4,330; 会计 1,473; 太学 178).
 const COMMON_PAIR_FREQ: u32 = 2000;
 
+/// The characters whose syllable ids are kept in a table (Extension A and
+/// the unified ideographs); others are looked up by their pinyin.
+const SYLLABLE_RANGE: std::ops::RangeInclusive<u32> = 0x3400..=0x9FFF;
+const NO_SYLLABLE: u16 = u16::MAX;
+
 /// Longest domain word the homophone pass looks for, in characters.
 const MAX_HOMOPHONE_CHARS: usize = 6;
 
 /// Domain words keyed by the toneless pinyin of their characters.
 struct Homophones {
     syllables: FxHashMap<&'static str, u16>,
+    /// Each character's syllable id over the common range (NO_SYLLABLE:
+    /// none among the domain words'), looked up at nearly every character.
+    by_char: Vec<u16>,
     /// Packed syllable ids of a word (see `pack`) -> the word.
     words: FxHashMap<u64, String>,
     /// Packed keys of the first two syllables of every word: most runs
@@ -383,6 +391,7 @@ impl Homophones {
     fn new(lex: &Lexicon) -> Homophones {
         let mut h = Homophones {
             syllables: FxHashMap::default(),
+            by_char: Vec::new(),
             words: FxHashMap::default(),
             starts: FxHashSet::default(),
             known: FxHashSet::default(),
@@ -420,6 +429,15 @@ impl Homophones {
                 h.words.entry(pack(&ids)).or_insert(w);
             }
         }
+        // The syllables are all known now.
+        h.by_char = SYLLABLE_RANGE
+            .map(|u| {
+                char::from_u32(u)
+                    .and_then(syllable)
+                    .and_then(|s| h.syllables.get(s).copied())
+                    .unwrap_or(NO_SYLLABLE)
+            })
+            .collect();
         // Abbreviations and slips the typo list rewrites (继教) are words
         // written out too, though no target of this pass.
         h.literal.extend(
@@ -458,10 +476,18 @@ impl Homophones {
     }
 
     fn ids(&self, chars: &[char]) -> Option<Vec<u16>> {
-        chars
-            .iter()
-            .map(|&c| syllable(c).and_then(|s| self.syllables.get(s).copied()))
-            .collect()
+        chars.iter().map(|&c| self.id(c)).collect()
+    }
+
+    /// A character's syllable id, if a domain word has its syllable.
+    fn id(&self, c: char) -> Option<u16> {
+        let u = c as u32;
+        if SYLLABLE_RANGE.contains(&u) {
+            let id = self.by_char[(u - SYLLABLE_RANGE.start()) as usize];
+            (id != NO_SYLLABLE).then_some(id)
+        } else {
+            syllable(c).and_then(|s| self.syllables.get(s).copied())
+        }
     }
 
     /// Whether a domain word written out in full starts inside
@@ -498,7 +524,7 @@ impl Homophones {
             .iter()
             .map(|&c| {
                 if is_cjk(c) {
-                    syllable(c).and_then(|s| self.syllables.get(s).copied())
+                    self.id(c)
                 } else {
                     None
                 }
