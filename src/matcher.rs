@@ -115,6 +115,13 @@ const SIBLING_GAP: f32 = 0.1;
 /// A word this specific (its idf against an unknown word's) tells one entry
 /// from an overview.
 const TELLING_WORD: f32 = 0.7;
+thread_local! {
+    /// rank_full's overlap of a question with every phrasing, kept between
+    /// calls on a thread and all zero between them: one allocation and
+    /// zeroing less per question.
+    static OVERLAP: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// How many of the best entries a decision weighs (and offers).
 const CONSIDERED: usize = 5;
 /// Year words are in the vocabulary but say nothing about the topic.
@@ -732,7 +739,10 @@ impl Matcher {
     ) -> (Vec<(usize, f32)>, Vec<bool>, Vec<usize>) {
         let f = &r.features;
         let mut query_weight = 0.0f32;
-        let mut overlap = vec![0.0f32; self.docs.len()];
+        // Taken out while in use: a panic drops it rather than leave it
+        // dirty; all zero again when put back.
+        let mut overlap = OVERLAP.with_borrow_mut(std::mem::take);
+        overlap.resize(self.docs.len(), 0.0);
         // The phrasings sharing something with the question, in the order
         // first met: most share nothing, and only these are scored.
         let mut touched: Vec<u32> = Vec::with_capacity(self.docs.len() / 2);
@@ -813,6 +823,10 @@ impl Matcher {
                 }
             }
         }
+        for &d in &touched {
+            overlap[d as usize] = 0.0;
+        }
+        OVERLAP.with_borrow_mut(|o| *o = overlap);
         // The answer text fills part of what the phrasings left uncovered:
         // it vouches for words, but phrasings decide between entries.
         let mut penalty = FOREIGN_PENALTY.powi(r.foreign);
