@@ -656,7 +656,7 @@ impl Matcher {
         let Some(d) = self.docs.get(doc) else {
             return r.clone();
         };
-        let covered = |kind: Kind, x: &String| self.doc_holds(d, kind, x);
+        let covered = |kind: Kind, x: &str| self.doc_holds(d, kind, x);
         let words: Vec<String> = r
             .features
             .words
@@ -673,7 +673,7 @@ impl Matcher {
                     .features
                     .bigrams
                     .iter()
-                    .filter(|b| !covered(Kind::Bigram, b))
+                    .filter(|b| !covered(Kind::Bigram, b.as_str()))
                     .cloned()
                     .collect(),
                 asks: r

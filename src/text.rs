@@ -44,11 +44,44 @@ pub struct Analyzer {
     function_words: FxHashSet<String>,
 }
 
+/// Two characters side by side, kept inline: a question has a dozen or
+/// more, and one allocation each cost more than looking them up.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Bigram {
+    /// The UTF-8 of both characters, then zeros: compared as arrays they
+    /// order as the strings do (no character's UTF-8 holds a zero byte).
+    bytes: [u8; 8],
+    len: u8,
+}
+
+impl Bigram {
+    pub fn new(a: char, b: char) -> Bigram {
+        let mut bytes = [0u8; 8];
+        let n = a.encode_utf8(&mut bytes).len();
+        let m = b.encode_utf8(&mut bytes[n..]).len();
+        Bigram {
+            bytes,
+            len: (n + m) as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Built from two chars: always UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Bigram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 /// What a text is reduced to for scoring.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Features {
     pub words: Vec<String>,
-    pub bigrams: Vec<String>,
+    pub bigrams: Vec<Bigram>,
     /// What is asked (how many, when, where, how, who, whether, what):
     /// the question words the stopword list drops, kept as a kind.
     pub asks: Vec<String>,
@@ -229,9 +262,9 @@ impl Analyzer {
         // "职称" next to "继续教育" says nothing new.
         let mut run: Vec<char> = Vec::new();
         for chunk in normalized.split(' ') {
-            let flush = |run: &mut Vec<char>, bigrams: &mut Vec<String>| {
+            let flush = |run: &mut Vec<char>, bigrams: &mut Vec<Bigram>| {
                 for pair in run.windows(2) {
-                    bigrams.push(pair.iter().collect());
+                    bigrams.push(Bigram::new(pair[0], pair[1]));
                 }
                 run.clear();
             };
@@ -259,7 +292,8 @@ impl Analyzer {
             flush(&mut run, &mut bigrams);
         }
         dedup(&mut words);
-        dedup(&mut bigrams);
+        bigrams.sort_unstable();
+        bigrams.dedup();
         bounds.dedup();
         let mut asks = self.asks_prepared(prepared);
         dedup(&mut asks);
@@ -1034,10 +1068,10 @@ mod tests {
         let f = a.features("公需课的学时吗");
         assert!(f.words.contains(&"公需课".to_string()));
         assert!(!f.words.iter().any(|w| w == "的" || w == "吗"));
-        assert!(f.bigrams.contains(&"需课".to_string()), "{:?}", f.bigrams);
+        assert!(f.bigrams.contains(&Bigram::new('需', '课')), "{:?}", f.bigrams);
         // No pair across two known words.
-        assert!(!f.bigrams.contains(&"课学".to_string()), "{:?}", f.bigrams);
-        assert!(!f.bigrams.iter().any(|b| b.contains('的')));
+        assert!(!f.bigrams.contains(&Bigram::new('课', '学')), "{:?}", f.bigrams);
+        assert!(!f.bigrams.iter().any(|b| b.as_str().contains('的')));
     }
 
     #[test]
