@@ -195,6 +195,8 @@ pub struct Matcher {
     /// Words that name what a question is about (公需课, a platform), carried
     /// to the next part of a multi-part question that leaves them out.
     subjects: Vec<String>,
+    /// The subjects in one automaton, for finding those a text names.
+    subject_words: Option<AhoCorasick>,
     /// Per entry: the subjects its title and phrasings name (indices into
     /// `subjects`), to tell a question about another subject.
     entry_subjects: Vec<Vec<usize>>,
@@ -443,6 +445,8 @@ impl Matcher {
             domain_words,
             summary,
             scope,
+            // Overlapping: 公需课 and a subject inside it are both named.
+            subject_words: automaton(&subjects, MatchKind::Standard).ok(),
             subjects,
             entry_subjects,
             analyzer,
@@ -560,10 +564,24 @@ impl Matcher {
 
     /// The subject words of a question (normalised), joined by spaces.
     pub fn subjects_of(&self, normalized: &str) -> String {
+        let mut named = vec![false; self.subjects.len()];
+        match &self.subject_words {
+            Some(ac) => {
+                for m in ac.find_overlapping_iter(normalized) {
+                    named[m.pattern().as_usize()] = true;
+                }
+            }
+            None => {
+                for (n, s) in named.iter_mut().zip(&self.subjects) {
+                    *n = normalized.contains(s.as_str());
+                }
+            }
+        }
         self.subjects
             .iter()
-            .filter(|s| normalized.contains(s.as_str()))
-            .cloned()
+            .zip(named)
+            .filter(|(_, n)| *n)
+            .map(|(s, _)| s.as_str())
             .collect::<Vec<_>>()
             .join(" ")
     }
