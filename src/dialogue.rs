@@ -301,7 +301,9 @@ impl Responder {
                     // context names ("参加学校组织的面授培训 学时怎么录") or
                     // the question before it ("在哪学" after "公需课要多少学时").
                     let normalize = |t: &str| self.matcher.analyzer().normalize(t);
-                    let normalized = normalize(&c.text);
+                    // Read once: its normalised text serves the subjects.
+                    let alone_reading = self.matcher.read(&c.text);
+                    let normalized = alone_reading.normalized.clone();
                     let own = self.matcher.subjects_of(&normalized);
                     let borrowed = match self.matcher.subjects_of(&normalize(&c.context)) {
                         s if s.is_empty() => carry.clone(),
@@ -335,7 +337,7 @@ impl Responder {
                     // Each reading is matched once: the part alone and with its
                     // context serve both the gap checks and the tries.
                     let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
-                    let alone = self.clear_answer(&c.text, reading.foreign);
+                    let alone = self.clear_reading(alone_reading, reading.foreign);
                     let with_context = std::cell::OnceCell::new();
                     let with_context = || {
                         *with_context
@@ -513,7 +515,11 @@ impl Responder {
     /// 职称评审什么时候开始申报 要交哪些材料" is about the review, whichever
     /// part holds the telling words).
     fn clear_answer(&self, text: &str, foreign: i32) -> Option<usize> {
-        let mut r = self.matcher.read(text);
+        self.clear_reading(self.matcher.read(text), foreign)
+    }
+
+    /// As [`Responder::clear_answer`], for a text already read.
+    fn clear_reading(&self, mut r: crate::matcher::Reading, foreign: i32) -> Option<usize> {
         r.foreign = r.foreign.max(foreign);
         let m = self.matcher.find_reading(&r);
         let Decision::Answer(i) = m.decision else {

@@ -490,6 +490,8 @@ const SPLITTERS: &str = "。？?！!；;\n，、…,. 　吗呢啊呀嘛";
 pub struct Markers {
     starts: Option<AhoCorasick>,
     not_questions: Vec<String>,
+    /// The same in one automaton: most parts hold none, found in one pass.
+    any_not_question: Option<AhoCorasick>,
     /// The question cues that are not English words, found in one pass.
     cues: Option<AhoCorasick>,
     /// The English ones, each matched as a whole word.
@@ -509,13 +511,15 @@ impl Markers {
             .map(String::as_str)
             .filter(|w| !w.is_empty())
             .collect();
+        let not_questions: Vec<String> = not_questions
+            .iter()
+            .filter(|w| !w.is_empty())
+            .cloned()
+            .collect();
         Markers {
             starts: automaton(words, MatchKind::LeftmostLongest).ok(),
-            not_questions: not_questions
-                .iter()
-                .filter(|w| !w.is_empty())
-                .cloned()
-                .collect(),
+            any_not_question: automaton(&not_questions, MatchKind::Standard).ok(),
+            not_questions,
             cues: automaton(
                 QUESTION_CUES.iter().filter(|c| !english_word(c)),
                 MatchKind::Standard,
@@ -545,9 +549,16 @@ impl Markers {
         } else {
             part.to_string()
         };
-        for quantity in &self.not_questions {
-            if lower.contains(quantity.as_str()) {
-                lower = lower.replace(quantity.as_str(), " ");
+        let holds_one = self
+            .any_not_question
+            .as_ref()
+            .is_none_or(|ac| ac.is_match(&lower));
+        if holds_one {
+            // In the list's order: one may hold another.
+            for quantity in &self.not_questions {
+                if lower.contains(quantity.as_str()) {
+                    lower = lower.replace(quantity.as_str(), " ");
+                }
             }
         }
         if self.cues.as_ref().is_some_and(|ac| ac.is_match(&lower)) {

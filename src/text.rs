@@ -109,6 +109,12 @@ fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
+/// Extension A and the unified ideographs: every one a letter (tested),
+/// known without Unicode's table.
+fn is_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
+}
+
 impl Analyzer {
     pub fn new(lex: &Lexicon) -> Analyzer {
         warm_up();
@@ -759,7 +765,7 @@ pub fn prepare(text: &str) -> String {
             c == '-' && prev.is_ascii_digit() && chars.peek().is_some_and(char::is_ascii_digit);
         if !joins_digits {
             out.push(
-                if c.is_ascii_alphanumeric() || (is_cjk(c) && c.is_alphanumeric()) {
+                if c.is_ascii_alphanumeric() || is_ideograph(c) || (is_cjk(c) && c.is_alphanumeric()) {
                     c
                 } else {
                     ' '
@@ -1019,6 +1025,14 @@ mod tests {
         }
         assert!(matches!(simplified("公需课要多少学时"), std::borrow::Cow::Borrowed(_)));
         assert!(matches!(simplified("繼續教育"), std::borrow::Cow::Owned(_)));
+    }
+
+    #[test]
+    fn every_ideograph_of_the_common_range_is_a_letter() {
+        for u in (0x3400u32..=0x4DBF).chain(0x4E00..=0x9FFF) {
+            let c = char::from_u32(u).expect("a scalar value");
+            assert!(is_ideograph(c) && is_cjk(c) && c.is_alphanumeric(), "{u:X}");
+        }
     }
 
     #[test]
