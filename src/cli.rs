@@ -263,7 +263,15 @@ fn explain_match(
     writeln!(out, "normalised: {}", reading.normalized)?;
     let f = &reading.features;
     writeln!(out, "words:      {}", f.words.join(" / "))?;
-    writeln!(out, "bigrams:    {}", f.bigrams.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(" "))?;
+    writeln!(
+        out,
+        "bigrams:    {}",
+        f.bigrams
+            .iter()
+            .map(|b| b.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
     writeln!(out, "asks:       {}", f.asks.join(" / "))?;
     for (i, sc) in responder.matcher().rank(question).iter().take(5) {
         writeln!(out, "  {:.3}  {}", sc, responder.kb().entries[*i].id)?;

@@ -562,13 +562,7 @@ impl Homophones {
         // Each character's syllable id, once (None: no domain syllable).
         let ids: Vec<Option<u16>> = chars
             .iter()
-            .map(|&c| {
-                if is_cjk(c) {
-                    self.id(c)
-                } else {
-                    None
-                }
-            })
+            .map(|&c| if is_cjk(c) { self.id(c) } else { None })
             .collect();
         let mut out = String::with_capacity(text.len());
         let mut i = 0;
@@ -765,7 +759,10 @@ pub fn prepare(text: &str) -> String {
             c == '-' && prev.is_ascii_digit() && chars.peek().is_some_and(char::is_ascii_digit);
         if !joins_digits {
             out.push(
-                if c.is_ascii_alphanumeric() || is_ideograph(c) || (is_cjk(c) && c.is_alphanumeric()) {
+                if c.is_ascii_alphanumeric()
+                    || is_ideograph(c)
+                    || (is_cjk(c) && c.is_alphanumeric())
+                {
                     c
                 } else {
                     ' '
@@ -995,8 +992,21 @@ mod tests {
         // fast2s's context rules (看著 → 看着, 計畫 → 计划) and its
         // exclusions (乾隆 stays) hold through the shortcut.
         let mut texts: Vec<String> = [
-            "看著", "藉口", "憑藉", "苧麻", "闔家", "鍾書", "校讎", "計畫", "企畫", "乾隆", "瞭望",
-            "繼續教育學時", "公需课要多少学时", "ＡＢＣ", "",
+            "看著",
+            "藉口",
+            "憑藉",
+            "苧麻",
+            "闔家",
+            "鍾書",
+            "校讎",
+            "計畫",
+            "企畫",
+            "乾隆",
+            "瞭望",
+            "繼續教育學時",
+            "公需课要多少学时",
+            "ＡＢＣ",
+            "",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -1023,7 +1033,10 @@ mod tests {
                 assert_eq!(fast2s::convert(&c.to_string()), c.to_string(), "{u:X}");
             }
         }
-        assert!(matches!(simplified("公需课要多少学时"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            simplified("公需课要多少学时"),
+            std::borrow::Cow::Borrowed(_)
+        ));
         assert!(matches!(simplified("繼續教育"), std::borrow::Cow::Owned(_)));
     }
 
@@ -1045,13 +1058,19 @@ mod tests {
             let composed: Vec<char> = c.to_string().nfkc().collect();
             assert_eq!(composed.len(), 1, "{c}");
             let m = composed[0];
-            assert!(m.is_ascii() && !m.is_ascii_alphanumeric() && m != '-', "{c}");
+            assert!(
+                m.is_ascii() && !m.is_ascii_alphanumeric() && m != '-',
+                "{c}"
+            );
         }
         assert!(!spaced_punct('－') && !spaced_punct('１'));
         // The skipped and the composed path agree on a whole question.
         let q = "公需课，ＡＢ学时？（2024）：";
         let composed: String = q.nfkc().collect::<String>().to_lowercase();
-        assert_eq!(prepare("公需课，多少学时？（2024）"), "公需课 多少学时  2024 ");
+        assert_eq!(
+            prepare("公需课，多少学时？（2024）"),
+            "公需课 多少学时  2024 "
+        );
         assert_eq!(prepare(q), prepare(&composed));
     }
 
@@ -1082,9 +1101,17 @@ mod tests {
         let f = a.features("公需课的学时吗");
         assert!(f.words.contains(&"公需课".to_string()));
         assert!(!f.words.iter().any(|w| w == "的" || w == "吗"));
-        assert!(f.bigrams.contains(&Bigram::new('需', '课')), "{:?}", f.bigrams);
+        assert!(
+            f.bigrams.contains(&Bigram::new('需', '课')),
+            "{:?}",
+            f.bigrams
+        );
         // No pair across two known words.
-        assert!(!f.bigrams.contains(&Bigram::new('课', '学')), "{:?}", f.bigrams);
+        assert!(
+            !f.bigrams.contains(&Bigram::new('课', '学')),
+            "{:?}",
+            f.bigrams
+        );
         assert!(!f.bigrams.iter().any(|b| b.as_str().contains('的')));
     }
 
