@@ -1247,3 +1247,16 @@ fn the_annual_notice_named_by_its_issuer_is_the_basis() {
     );
     answers(&r, "我们是高职院校，老师都要参家吗", "audience");
 }
+
+#[test]
+fn proxy_study_and_national_training_are_not_what_the_guide_covers() {
+    let r = at("2026-11-29");
+    // 学时不够 draws the late entry; proxy study is another matter.
+    declines(&r, "学时不够能不能找人代学啊");
+    says_gap(&r, "参加国培项目能抵继续教育学时吗", "gap_other_training");
+    answers(
+        &r,
+        "Who should my department assign to handle CE stuff? anyone specific?",
+        "unit_duties",
+    );
+}
