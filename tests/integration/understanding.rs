@@ -1260,3 +1260,23 @@ fn proxy_study_and_national_training_are_not_what_the_guide_covers() {
         "unit_duties",
     );
 }
+
+#[test]
+fn a_topics_full_name_the_hotline_asked_by_its_number_and_hours_counted_in() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "职业道德那个专题全称叫啥来着",
+        "public_topics",
+        &["职业道德和能力建设"],
+    );
+    answers_with(
+        &r,
+        "继续教育电话咨询的号码完整怎么拨",
+        "hotline",
+        &["0791-12333", "转1"],
+    );
+    // 算进去 is 计入: the answer says the system credits the hours.
+    let reply = r.ask("公需课学时是怎么算进去的，有人审吗");
+    assert!(reply.text.contains("自行判定"), "{}", reply.text);
+}
