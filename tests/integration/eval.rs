@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 60] = [
+const NEWER_SETS: [&str; 64] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -278,6 +278,10 @@ const NEWER_SETS: [&str; 60] = [
     "heldout76.jsonl",
     "heldout77.jsonl",
     "heldout78.jsonl",
+    "heldout79.jsonl",
+    "heldout80.jsonl",
+    "heldout81.jsonl",
+    "heldout82.jsonl",
 ];
 
 #[test]
