@@ -111,6 +111,22 @@ fn latencies(r: &Responder, qs: &[String], reps: usize) -> (Duration, Duration) 
     (percentile(&v, 0.5), percentile(&v, 0.99))
 }
 
+/// Each question's fastest time over `passes` passes through the whole
+/// list: what the code costs with the host's interruptions filtered out
+/// (a pass runs every question once before the next pass begins).
+fn fastest_of(r: &Responder, qs: &[String], passes: usize) -> (Duration, Duration) {
+    let mut best = vec![Duration::MAX; qs.len()];
+    for _ in 0..passes {
+        for (b, q) in best.iter_mut().zip(qs) {
+            let t = Instant::now();
+            std::hint::black_box(r.ask(q));
+            *b = (*b).min(t.elapsed());
+        }
+    }
+    best.sort();
+    (percentile(&best, 0.5), percentile(&best, 0.99))
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
@@ -140,6 +156,12 @@ fn matcher() {
     let (p50, p99) = latencies(&r, &stream, 1);
     println!(
         "| matcher, 10,000-question mixed stream, per question | median {} · p99 {} |",
+        us(p50),
+        us(p99)
+    );
+    let (p50, p99) = fastest_of(&r, &stream, 3);
+    println!(
+        "| matcher, the same stream, each question's fastest of three passes | median {} · p99 {} |",
         us(p50),
         us(p99)
     );
