@@ -47,6 +47,11 @@ pub fn responder() -> &'static Responder {
 /// Open a data directory this process just closed: sled's I/O threads
 /// may hold its lock a moment after the last handle is dropped.
 pub fn reopen(path: &Path) -> jxjy_bot::store::Store {
+    open_when_free(path).expect("the data directory opens")
+}
+
+/// As [`reopen`], with the outcome of opening (a refusal to check).
+pub fn open_when_free(path: &Path) -> Result<jxjy_bot::store::Store, jxjy_bot::error::StoreError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         match jxjy_bot::store::Store::open(path) {
@@ -55,7 +60,7 @@ pub fn reopen(path: &Path) -> jxjy_bot::store::Store {
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            other => return other.expect("the data directory opens"),
+            other => return other,
         }
     }
 }

@@ -351,7 +351,7 @@ fn a_healthy_store_reopens_and_an_old_one_gets_a_marker() {
     assert!(changes > 0);
     assert_eq!(crate::reopen(dir.path()).changes().unwrap(), changes);
     std::fs::remove_file(dir.path().join(jxjy_bot::store::MARKER_FILE)).unwrap();
-    assert!(Store::open(dir.path()).is_ok());
+    assert!(crate::open_when_free(dir.path()).is_ok());
     assert!(dir.path().join(jxjy_bot::store::MARKER_FILE).exists());
     // A store the marker says had more changes is refused.
     std::fs::write(
@@ -363,7 +363,7 @@ fn a_healthy_store_reopens_and_an_old_one_gets_a_marker() {
     )
     .unwrap();
     assert!(matches!(
-        Store::open(dir.path()),
+        crate::open_when_free(dir.path()),
         Err(StoreError::Damaged { .. })
     ));
 }
