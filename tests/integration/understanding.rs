@@ -1280,3 +1280,10 @@ fn a_topics_full_name_the_hotline_asked_by_its_number_and_hours_counted_in() {
     let reply = r.ask("公需课学时是怎么算进去的，有人审吗");
     assert!(reply.text.contains("自行判定"), "{}", reply.text);
 }
+
+#[test]
+fn the_school_urging_completion_asks_why_it_matters() {
+    let r = at("2026-11-29");
+    // 学校 draws the units' duties; 为啥 asks the reason.
+    answers_with(&r, "学校为啥要我们抓紧完成继续教育？", "why", &["重要条件"]);
+}
