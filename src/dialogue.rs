@@ -141,6 +141,9 @@ pub struct Responder {
     kb: Arc<Kb>,
     matcher: Matcher,
     markers: crate::scope::Markers,
+    /// The lexicon's conjunctions in one automaton: most questions hold
+    /// none, and one pass says so.
+    conjunctions: Option<aho_corasick::AhoCorasick>,
     clock: Arc<dyn Clock>,
     contacts: Contacts,
 }
@@ -167,6 +170,16 @@ impl Responder {
                 &kb.lexicon.question_markers,
                 kb.lexicon.asks.get("none").map_or(&[][..], Vec::as_slice),
             ),
+            // An empty conjunction splits anything: then no shortcut.
+            conjunctions: (!kb.lexicon.conjunctions.iter().any(String::is_empty))
+                .then(|| {
+                    crate::text::automaton(
+                        &kb.lexicon.conjunctions,
+                        aho_corasick::MatchKind::Standard,
+                    )
+                    .ok()
+                })
+                .flatten(),
             kb,
             matcher,
             clock: Arc::new(SystemClock),
@@ -400,6 +413,13 @@ impl Responder {
     /// then the whole message's sure answer stands for it, when that half
     /// asks something of its own and the second half is another entry.
     fn two_in_one(&self, text: &str, whole: &crate::matcher::MatchResult) -> Option<[usize; 2]> {
+        if self
+            .conjunctions
+            .as_ref()
+            .is_some_and(|ac| !ac.is_match(text))
+        {
+            return None;
+        }
         for c in &self.kb.lexicon.conjunctions {
             let Some((left, right)) = text.split_once(c.as_str()) else {
                 continue;
