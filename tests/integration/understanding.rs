@@ -1287,3 +1287,23 @@ fn the_school_urging_completion_asks_why_it_matters() {
     // 学校 draws the units' duties; 为啥 asks the reason.
     answers_with(&r, "学校为啥要我们抓紧完成继续教育？", "why", &["重要条件"]);
 }
+
+#[test]
+fn invoices_contact_people_exams_and_titles_in_other_words() {
+    let r = at("2026-11-29");
+    says_gap(&r, "江西专技学习网的课能开发漂吗", "gap_fee");
+    says_gap(&r, "我们二级学院的继续教育对接人是谁啊", "gap_school_contact");
+    answers_with(
+        &r,
+        "公需课是不是学完还得考个试啊考过了才算学时",
+        "public_how",
+        &["考试合格"],
+    );
+    answers(
+        &r,
+        "will my CE record actually matter when I apply for a higher title?",
+        "why",
+    );
+    // Naming who is responsible is the units' duty, not a contact asked.
+    answers(&r, "学院需要指定专门的人负责继续教育吗", "unit_duties");
+}
