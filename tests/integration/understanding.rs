@@ -1307,3 +1307,13 @@ fn invoices_contact_people_exams_and_titles_in_other_words() {
     // Naming who is responsible is the units' duty, not a contact asked.
     answers(&r, "学院需要指定专门的人负责继续教育吗", "unit_duties");
 }
+
+#[test]
+fn a_year_the_asker_is_now_in_is_no_guide_year_asked() {
+    let r = at("2026-11-29");
+    // 现在都2025年了 tells the asker's present: answered, and labelled
+    // with the season it comes from.
+    let reply = answers(&r, "2024年度没学完现在都2025年了还能补吗", "late");
+    assert!(reply.text.contains("补学"), "{}", reply.text);
+    assert!(reply.text.contains("2024年度指南"), "{}", reply.text);
+}
