@@ -1130,6 +1130,23 @@ mod tests {
     }
 
     #[test]
+    fn a_ranking_is_the_same_whatever_was_ranked_before() {
+        // The per-thread overlap must be all zero again after each question,
+        // also for another knowledge base on the same thread.
+        let m = Matcher::new(&kb());
+        let first = m.rank("公需课多少学时");
+        m.rank("咨询电话是多少 截止日期");
+        let mut fewer = kb();
+        fewer.entries.truncate(2);
+        Matcher::new(&fewer).rank("继续教育每年多少学时");
+        assert_eq!(m.rank("公需课多少学时"), first);
+        assert_eq!(
+            m.find("截止日期").ranked,
+            Matcher::new(&kb()).find("截止日期").ranked
+        );
+    }
+
+    #[test]
     fn synonyms_reach_the_canonical_entry() {
         let m = Matcher::new(&kb());
         assert_eq!(m.find("最晚什么时候").ranked[0].0, 2);

@@ -752,7 +752,10 @@ mod tests {
         assert_eq!(years("2024年12月31日前", 2026), Vec::<i32>::new());
         assert_eq!(years("继续教育 2025", 2026), vec![2025]);
         assert_eq!(years("二零二五年的继续教育", 2026), vec![2025]);
-        assert_eq!(years("2024年的公需课没学完 现在都2025年了还能补吗", 2026), vec![2024]);
+        assert_eq!(
+            years("2024年的公需课没学完 现在都2025年了还能补吗", 2026),
+            vec![2024]
+        );
         assert_eq!(years("都26年了还要学公需课吗", 2026), Vec::<i32>::new());
         assert_eq!(years("2023年那年的继续教育", 2026), vec![2023]);
         assert_eq!(years("2025年江西人社厅发的继续教育通知", 2026), vec![2025]);

@@ -1292,7 +1292,11 @@ fn the_school_urging_completion_asks_why_it_matters() {
 fn invoices_contact_people_exams_and_titles_in_other_words() {
     let r = at("2026-11-29");
     says_gap(&r, "江西专技学习网的课能开发漂吗", "gap_fee");
-    says_gap(&r, "我们二级学院的继续教育对接人是谁啊", "gap_school_contact");
+    says_gap(
+        &r,
+        "我们二级学院的继续教育对接人是谁啊",
+        "gap_school_contact",
+    );
     answers_with(
         &r,
         "公需课是不是学完还得考个试啊考过了才算学时",
