@@ -1321,3 +1321,9 @@ fn a_year_the_asker_is_now_in_is_no_guide_year_asked() {
     assert!(reply.text.contains("补学"), "{}", reply.text);
     assert!(reply.text.contains("2024年度指南"), "{}", reply.text);
 }
+
+#[test]
+fn the_kinds_of_subjects_are_the_hours_split() {
+    let r = at("2026-11-29");
+    answers_with(&r, "继续教育分哪两类科目", "hours_total", &["公需", "专业"]);
+}
