@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 66] = [
+const NEWER_SETS: [&str; 68] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -284,6 +284,8 @@ const NEWER_SETS: [&str; 66] = [
     "heldout82.jsonl",
     "heldout83.jsonl",
     "heldout84.jsonl",
+    "heldout85.jsonl",
+    "heldout86.jsonl",
 ];
 
 #[test]
