@@ -1327,3 +1327,12 @@ fn the_kinds_of_subjects_are_the_hours_split() {
     let r = at("2026-11-29");
     answers_with(&r, "继续教育分哪两类科目", "hours_total", &["公需", "专业"]);
 }
+
+#[test]
+fn slips_in_a_questions_key_word_are_read() {
+    let r = at("2026-11-29");
+    // 院效 and 制渡 sound as 院校 and 制度, dictionary words now.
+    answers(&r, "高专和高职院效的老师都要学吗", "audience");
+    answers(&r, "学校要完善继续教育啥制渡", "unit_duties");
+    assert_eq!(r.matcher().analyzer().normalize("继读教育"), "继续教育");
+}
