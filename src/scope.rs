@@ -237,9 +237,7 @@ impl Scope {
         }
         None
     }
-}
 
-impl Scope {
     /// Is the region or profession at `start..end` where the asker was
     /// before, or comes from, with the guide's province (`home`) named
     /// after it as where the asker is now? "我以前在广东…江西这边要多少",

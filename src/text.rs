@@ -698,7 +698,7 @@ static CONVERTIBLE: std::sync::LazyLock<Vec<u64>> = std::sync::LazyLock::new(|| 
 
 /// Make sure the table of convertible characters is built (at start-up,
 /// not on the first question).
-pub fn warm_up() {
+fn warm_up() {
     std::sync::LazyLock::force(&CONVERTIBLE);
 }
 
@@ -732,9 +732,9 @@ pub fn prepare(text: &str) -> String {
     };
     // Most questions are already in NFKC: skip the composition pass. ASCII
     // and unified ideographs are NFKC as they are (no table lookup needed).
-    let plain = clipped.chars().all(|c| {
-        c.is_ascii() || matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF) || spaced_punct(c)
-    });
+    let plain = clipped
+        .chars()
+        .all(|c| c.is_ascii() || is_ideograph(c) || spaced_punct(c));
     // Only ASCII letters have case among those: no capital, nothing to do.
     let nfkc: String = if plain {
         if clipped.bytes().any(|b| b.is_ascii_uppercase()) {
