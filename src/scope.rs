@@ -260,10 +260,14 @@ impl Scope {
             .iter()
             .filter_map(|p| before.rfind(p))
             .any(|i| before.len() - i <= PAST_REACH);
-        past || NOW_MARKERS.iter().any(|n| after[..home].contains(n))
+        // "北京来的同事问 江西这边…": where someone comes from.
+        let origin = ORIGIN_AFTER.iter().any(|o| after.starts_with(o));
+        past || origin || NOW_MARKERS.iter().any(|n| after[..home].contains(n))
     }
 }
 
+/// Right after a region: someone comes from there ("北京来的同事").
+const ORIGIN_AFTER: [&str; 4] = ["来的", "过来的", "调来的", "调过来"];
 /// Words that put what follows in the asker's past.
 const PAST_MARKERS: [&str; 6] = ["以前", "之前", "原来", "曾经", "过去", "前几年"];
 /// How far before a region or profession a past marker reaches, in bytes

@@ -1336,3 +1336,51 @@ fn slips_in_a_questions_key_word_are_read() {
     answers(&r, "学校要完善继续教育啥制渡", "unit_duties");
     assert_eq!(r.matcher().analyzer().normalize("继读教育"), "继续教育");
 }
+
+#[test]
+fn hearsay_and_hedges_around_a_question_are_no_topic() {
+    let r = at("2026-11-29");
+    // 同事说, 领导说: the claim heard is what is asked about.
+    answers(&r, "领导说专利折算要线下交材料 是这样吗", "conversion_how");
+    answers(&r, "群里有人说公需课不用考试，是这样吗", "public_how");
+    // 到底, 感觉不太对: the asker's doubt, not words of the question.
+    answers(
+        &r,
+        "我感觉不太对 专业课到底要多少学时",
+        "professional_hours",
+    );
+}
+
+#[test]
+fn where_a_colleague_comes_from_is_no_province_asked() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "湖南来的老师问 江西这边专业课要多少学时",
+        "professional_hours",
+    );
+    declines(&r, "湖南那边专业课要多少学时");
+}
+
+#[test]
+fn an_operator_named_by_its_city_is_that_operator() {
+    let r = at("2026-11-29");
+    answers(&r, "北京那家公司的客服电话", "platform_1");
+    answers(&r, "湖南那个平台的电话是多少", "platform_2");
+    // Beijing's own platform is not one of ours.
+    declines(&r, "北京的平台怎么样 跟江西一样吗");
+}
+
+#[test]
+fn colloquial_words_for_what_the_guide_names() {
+    let r = at("2026-11-29");
+    // 机制 is the incentive mechanism, the guide's only one.
+    answers(&r, "单位要建立啥机制", "why");
+    // 考察学习 is a site visit (实地观摩).
+    answers(&r, "外出考察学习算专业课吗", "professional_forms");
+    // 干啥 asks what is to be done, as 做什么.
+    answers(&r, "人事处通知要各部门干啥", "notices");
+    // 几大块: the kinds of subjects.
+    answers(&r, "继续教育分几大块", "hours_total");
+    assert_eq!(r.matcher().analyzer().normalize("新老是"), "新老师");
+}
