@@ -86,6 +86,11 @@ pub struct ScopeWords {
     /// asker was in before ("我以前在广东…江西这边要多少").
     #[serde(default)]
     pub home: Vec<String>,
+    /// Words for any other province (外省): another region, unless the
+    /// message names a platform whose operator is of another province
+    /// ("湖南大学的平台是外省的，我们能用吗").
+    #[serde(default)]
+    pub elsewhere: Vec<String>,
 }
 
 /// The facts the code itself needs (tracker, reminders, /deadline); the

@@ -90,6 +90,10 @@ pub struct Scope {
     bearers: Vec<String>,
     subject_suffixes: Vec<String>,
     home: Vec<String>,
+    /// The words for any other province, normalised.
+    elsewhere: Vec<String>,
+    /// Operators whose names hold a region (湖南大学, 北京网梯科技).
+    foreign_operators: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +125,13 @@ impl Scope {
             add(&p.operator, WordKind::Operator, &p.operator);
             add(&p.name, WordKind::Platform, &p.operator);
         }
-        for w in &kb.lexicon.scope.regions {
+        for w in kb
+            .lexicon
+            .scope
+            .regions
+            .iter()
+            .chain(&kb.lexicon.scope.elsewhere)
+        {
             add(w, WordKind::Region, "");
         }
         for w in &kb.lexicon.scope.professions {
@@ -143,6 +153,26 @@ impl Scope {
                 .map(|s| normalize(s))
                 .collect(),
             home: kb.lexicon.scope.home.iter().map(|s| normalize(s)).collect(),
+            elsewhere: kb
+                .lexicon
+                .scope
+                .elsewhere
+                .iter()
+                .map(|s| normalize(s))
+                .collect(),
+            foreign_operators: kb
+                .facts
+                .platforms
+                .iter()
+                .map(|p| normalize(&p.operator))
+                .filter(|op| {
+                    kb.lexicon
+                        .scope
+                        .regions
+                        .iter()
+                        .any(|r| op.contains(normalize(r).as_str()))
+                })
+                .collect(),
         }
     }
 
@@ -189,8 +219,11 @@ impl Scope {
                 // Unless it names the asker's province ("湖南省的老师…用湖南
                 // 大学这个平台"): the teachers of that province.
                 WordKind::Region
-                    if named.iter().any(|op| op.contains(word))
-                        && !teachers_of(&normalized[m.end()..]) => {}
+                    if named.iter().any(|op| {
+                        op.contains(word)
+                            || (self.elsewhere.iter().any(|e| e == word)
+                                && self.foreign_operators.iter().any(|f| f == op))
+                    }) && !teachers_of(&normalized[m.end()..]) => {}
                 // "从台湾来江西任教", "来自广东", "在北京读的博士":
                 // where the asker comes from or studied, not where the
                 // continuing education is.

@@ -1384,3 +1384,38 @@ fn colloquial_words_for_what_the_guide_names() {
     answers(&r, "继续教育分几大块", "hours_total");
     assert_eq!(r.matcher().analyzer().normalize("新老是"), "新老师");
 }
+
+#[test]
+fn the_main_part_funding_and_study_leave_in_other_words() {
+    let r = at("2026-11-29");
+    // 重点 / 主体 / 大头: the guide's 主要内容.
+    answers(&r, "专业课算不算继续教育的重点", "professional_content");
+    // 钱从哪出: the funding the units guarantee.
+    answers(&r, "培训的钱从哪里出", "support");
+    // Full-time study leave (脱产) is an exemption the guide does not give.
+    says_gap(&r, "脱产学习那一年还要参加继续教育吗", "gap_exemption");
+    // 12越31号: a slip for 12月31号, the deadline offered back.
+    answers(&r, "是不是12越31号前要学完", "deadline");
+    declines(&r, "幼儿圆的老师要学继续教育吗");
+}
+
+#[test]
+fn another_province_said_of_a_platform_named_is_that_platform() {
+    let r = at("2026-11-29");
+    // 外省 beside 湖南大学's platform is that platform's province.
+    answers(&r, "湖南大学那个平台是外省办的 我们能用吗", "platform_2");
+    declines(&r, "外省的继续教育要多少学时");
+}
+
+#[test]
+fn who_issued_a_notice_is_not_the_school_contact() {
+    let r = at("2026-11-29");
+    answers(&r, "学校这个通知是谁发的，人事处吗", "notices");
+    says_gap(&r, "人事处负责继续教育的老师是谁", "gap_school_contact");
+    answers(
+        &r,
+        "Which office sent out the forwarding notice?",
+        "legal_basis",
+    );
+    answers(&r, "What must schools do to organise CE?", "unit_duties");
+}
