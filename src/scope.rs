@@ -41,6 +41,11 @@ const RELATIVE_YEARS: [(&str, i32); 10] = [
 
 /// How far past a written year its phrase may name what the year qualifies.
 const YEAR_PHRASE_CHARS: usize = 12;
+/// After a year written out, what was left unfinished that year is its
+/// continuing education ("2022年我没学完 现在还能补吗"): that year's guide is
+/// asked. Not after 去年: relative years are read only before a word of the
+/// guide.
+const UNFINISHED: [&str; 6] = ["没学完", "没学够", "没完成", "没修满", "没学满", "未完成"];
 
 /// A digit of a year as voice input writes it (二零二五年, 二o二五年).
 fn chinese_digit(c: char) -> Option<u8> {
@@ -358,7 +363,7 @@ pub fn years(
             .take_while(|c| !c.is_whitespace())
             .take(YEAR_PHRASE_CHARS)
             .collect();
-        about(rest) || mentions_domain(&phrase)
+        about(rest) || mentions_domain(&phrase) || UNFINISHED.iter().any(|u| phrase.contains(u))
     };
     let mut found = Vec::new();
     let push = |y: i32, found: &mut Vec<i32>| {
@@ -793,6 +798,9 @@ mod tests {
         );
         assert_eq!(years("都26年了还要学公需课吗", 2026), Vec::<i32>::new());
         assert_eq!(years("2023年那年的继续教育", 2026), vec![2023]);
+        // What was left unfinished in a year written out is that year's.
+        assert_eq!(years("2022年我没学完 现在还能补吗", 2026), vec![2022]);
+        assert_eq!(years("去年我没学完 现在还能补吗", 2026), Vec::<i32>::new());
         assert_eq!(years("2025年江西人社厅发的继续教育通知", 2026), vec![2025]);
         assert_eq!(
             years("我2020年评了副高 今年还要学继续教育吗", 2026),
