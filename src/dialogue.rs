@@ -281,7 +281,9 @@ impl Responder {
         match clauses.as_slice() {
             [] => {}
             [one] => {
-                if let Some(two) = self.two_in_one(&one.text, &whole) {
+                if let Some(claims) = self.claims_confirmed(one, reading) {
+                    parts.extend(claims);
+                } else if let Some(two) = self.two_in_one(&one.text, &whole) {
                     parts.extend(two);
                 } else if let Decision::Answer(i) = whole.decision {
                     parts.push(i);
@@ -402,6 +404,54 @@ impl Responder {
         }
         parts.truncate(MAX_PARTS);
         (parts, whole)
+    }
+
+    /// "总共90学时、截止12月31号，我理解得对吧": a question that only asks
+    /// to confirm (no word of the guide of its own) after several claims.
+    /// Each claim clearly about an entry of its own is a part; None unless
+    /// two or more are.
+    fn claims_confirmed(
+        &self,
+        one: &crate::scope::Clause,
+        reading: &crate::matcher::Reading,
+    ) -> Option<Vec<usize>> {
+        if one.context.is_empty() || !one.context.contains(' ') {
+            return None;
+        }
+        let own = self.matcher.read(&one.text);
+        if !own.features.asks.iter().any(|a| a == "confirm")
+            || self.matcher.has_domain_word(&own.normalized)
+        {
+            return None;
+        }
+        let mut found: Vec<usize> = Vec::new();
+        for claim in one.context.split_whitespace() {
+            if let Some(i) = self.clear_answer(claim, reading.foreign)
+                && !found.contains(&i)
+            {
+                found.push(i);
+            }
+        }
+        if found.len() < 2 {
+            return None;
+        }
+        // Claims on two items of one list (公需30, 专业60) are confirmed by
+        // the list's summary.
+        let mut parts: Vec<usize> = Vec::new();
+        for &i in &found {
+            let shared = self.matcher.summary_of(i).filter(|&s| {
+                found
+                    .iter()
+                    .filter(|&&o| self.matcher.summary_of(o) == Some(s))
+                    .count()
+                    >= 2
+            });
+            let part = shared.unwrap_or(i);
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
+        Some(parts)
     }
 
     /// "截止时间和网址": two questions joined by a conjunction, each clearly

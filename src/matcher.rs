@@ -514,6 +514,12 @@ impl Matcher {
         self.head.get(entry).copied().unwrap_or(false)
     }
 
+    /// The entry that sums up this one and its siblings (the total hours
+    /// for the public and the professional hours), if any.
+    pub fn summary_of(&self, entry: usize) -> Option<usize> {
+        self.summary.get(entry).copied().flatten()
+    }
+
     /// Does (normalised) text start with a word of the knowledge base?
     pub fn starts_with_domain_word(&self, text: &str) -> bool {
         self.words

@@ -1315,10 +1315,14 @@ fn invoices_contact_people_exams_and_titles_in_other_words() {
 #[test]
 fn a_year_the_asker_is_now_in_is_no_guide_year_asked() {
     let r = at("2026-11-29");
-    // 现在都2025年了 tells the asker's present: answered, and labelled
-    // with the season it comes from.
+    // 现在都2025年了 tells the asker's present: answered from the 2024
+    // guide the question names, and no word of a missing 2025 guide.
     let reply = answers(&r, "2024年度没学完现在都2025年了还能补吗", "late");
     assert!(reply.text.contains("补学"), "{}", reply.text);
+    assert!(reply.text.contains("2024年度"), "{}", reply.text);
+    assert!(!reply.text.contains("没有2025年度"), "{}", reply.text);
+    // Without a year named, the answer says which season's guide it is.
+    let reply = answers(&r, "没学完现在都2025年了还能补吗", "late");
     assert!(reply.text.contains("2024年度指南"), "{}", reply.text);
 }
 
@@ -1418,4 +1422,23 @@ fn who_issued_a_notice_is_not_the_school_contact() {
         "legal_basis",
     );
     answers(&r, "What must schools do to organise CE?", "unit_duties");
+}
+
+#[test]
+fn several_claims_put_up_for_confirmation_are_each_answered() {
+    let r = at("2026-11-29");
+    // Two claims, then only "对吧": each claim is a part of its own.
+    let reply = r.ask("一年90学时，12月底截止，没错吧");
+    assert_eq!(
+        reply.parts,
+        vec!["hours_total", "deadline"],
+        "{}",
+        reply.text
+    );
+    // Claims on the public and the professional hours: the total answers.
+    let reply = r.ask("公需30学时 专业60学时 对吧");
+    assert_eq!(reply.parts, vec!["hours_total"], "{}", reply.text);
+    // A story before a question of its own is no list of claims.
+    let reply = r.ask("快退休了，电脑用不来，登录说扫码，扫的是啥码");
+    assert_eq!(reply.matched.as_deref(), Some("login"), "{}", reply.text);
 }
