@@ -1442,3 +1442,20 @@ fn several_claims_put_up_for_confirmation_are_each_answered() {
     let reply = r.ask("快退休了，电脑用不来，登录说扫码，扫的是啥码");
     assert_eq!(reply.matched.as_deref(), Some("login"), "{}", reply.text);
 }
+
+#[test]
+fn which_kind_of_course_a_notice_asks_for_is_the_notices() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "人事处通知要我们学的是公需课还是专业课",
+        "notices",
+        &["专业科目"],
+    );
+    // The exam's pass mark is not in the guide.
+    says_gap(
+        &r,
+        "what is the pass score of the public course exam",
+        "gap_exam",
+    );
+}
