@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 74] = [
+const NEWER_SETS: [&str; 76] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -288,6 +288,8 @@ const NEWER_SETS: [&str; 74] = [
     "heldout86.jsonl",
     "heldout87.jsonl",
     "heldout88.jsonl",
+    "heldout89.jsonl",
+    "heldout90.jsonl",
     "heldout93.jsonl",
     "heldout94.jsonl",
     "heldout95.jsonl",

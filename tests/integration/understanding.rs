@@ -1459,3 +1459,16 @@ fn which_kind_of_course_a_notice_asks_for_is_the_notices() {
         "gap_exam",
     );
 }
+
+#[test]
+fn the_platform_list_names_whom_it_is_for() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "附件里的平台名单是给哪些人用的",
+        "platforms",
+        &["高等学校、中等职业学校专业技术人员网络学习平台名单"],
+    );
+    // Hours asked with a group of staff are hours, not where they study.
+    answers(&r, "实验员专业课要学满60学时吗", "professional_hours");
+}
