@@ -1472,3 +1472,9 @@ fn the_platform_list_names_whom_it_is_for() {
     // Hours asked with a group of staff are hours, not where they study.
     answers(&r, "实验员专业课要学满60学时吗", "professional_hours");
 }
+
+#[test]
+fn what_the_provincial_notice_attaches_is_the_guide() {
+    let r = at("2026-11-29");
+    answers_with(&r, "省厅发的文件附件是什么", "notices", &["附件为《2024年度"]);
+}
