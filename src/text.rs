@@ -759,9 +759,11 @@ pub fn prepare(text: &str) -> String {
             c == '-' && prev.is_ascii_digit() && chars.peek().is_some_and(char::is_ascii_digit);
         if !joins_digits {
             out.push(
+                // 〇 (U+3007) writes a zero in years: 二〇二二年.
                 if c.is_ascii_alphanumeric()
                     || is_ideograph(c)
                     || (is_cjk(c) && c.is_alphanumeric())
+                    || c == '〇'
                 {
                     c
                 } else {

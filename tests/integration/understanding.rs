@@ -1476,5 +1476,22 @@ fn the_platform_list_names_whom_it_is_for() {
 #[test]
 fn what_the_provincial_notice_attaches_is_the_guide() {
     let r = at("2026-11-29");
-    answers_with(&r, "省厅发的文件附件是什么", "notices", &["附件为《2024年度"]);
+    answers_with(
+        &r,
+        "省厅发的文件附件是什么",
+        "notices",
+        &["附件为《2024年度"],
+    );
+}
+
+#[test]
+fn a_year_written_with_the_ideographic_zero_is_read() {
+    let r = at("2026-11-29");
+    // 二〇二二年 is 2022, a guide not loaded.
+    let reply = r.ask("二〇二二年度的学时没学完现在还能补吗");
+    assert_eq!(reply.matched, None, "{}", reply.text);
+    assert!(reply.text.contains("没有2022年度"), "{}", reply.text);
+    // When face-to-face training is arranged is not in the guide.
+    says_gap(&r, "学校集中面授一般什么时候安排", "gap_offline_schedule");
+    assert_eq!(r.matcher().analyzer().normalize("退秀"), "退休");
 }
