@@ -1495,3 +1495,13 @@ fn a_year_written_with_the_ideographic_zero_is_read() {
     says_gap(&r, "学校集中面授一般什么时候安排", "gap_offline_schedule");
     assert_eq!(r.matcher().analyzer().normalize("退秀"), "退休");
 }
+
+#[test]
+fn the_minimum_asked_in_english_shorthand() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "min hours for public vs professional courses?",
+        "hours_total",
+    );
+}
