@@ -1505,3 +1505,23 @@ fn the_minimum_asked_in_english_shorthand() {
         "hours_total",
     );
 }
+
+#[test]
+fn english_words_for_the_units_duties_and_the_credit_rules() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "what should units do about publicity for CE",
+        "unit_duties",
+    );
+    answers(
+        &r,
+        "must my school remind us to finish on time?",
+        "unit_duties",
+    );
+    answers(
+        &r,
+        "which document has the procedure for recognizing hours",
+        "conversion_rules",
+    );
+}
