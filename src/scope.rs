@@ -45,6 +45,9 @@ const YEAR_PHRASE_CHARS: usize = 12;
 /// continuing education ("2022年我没学完 现在还能补吗"): that year's guide is
 /// asked. Not after 去年: relative years are read only before a word of the
 /// guide.
+/// After a second year, words setting it beside a year already asked
+/// about ("2024年是哪几个", "2024年呢").
+const PARALLEL: [&str; 4] = ["是", "呢", "的呢", "又"];
 const UNFINISHED: [&str; 6] = ["没学完", "没学够", "没完成", "没修满", "没学满", "未完成"];
 
 /// A digit of a year as voice input writes it (二零二五年, 二o二五年).
@@ -387,8 +390,16 @@ pub fn years(
                 .trim_start()
                 .strip_prefix('年')
                 .filter(|after| !after.trim_start().starts_with('了'));
+            // "2023年公需课是另外几个专题，2024年是哪几个": a year set
+            // beside one already asked about asks about the same.
+            let beside = |after: &str| {
+                !found.is_empty() && PARALLEL.iter().any(|p| after.trim_start().starts_with(p))
+            };
             let year = match (digits.len(), with_nian) {
-                (4, Some(after)) => digits.parse::<i32>().ok().filter(|_| near(after)),
+                (4, Some(after)) => digits
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|_| near(after) || beside(after)),
                 // "2025 专题", "topics 2025": a bare year-like number.
                 (4, None) => digits
                     .parse::<i32>()
@@ -801,6 +812,12 @@ mod tests {
         // What was left unfinished in a year written out is that year's.
         assert_eq!(years("2022年我没学完 现在还能补吗", 2026), vec![2022]);
         assert_eq!(years("去年我没学完 现在还能补吗", 2026), Vec::<i32>::new());
+        // A year set beside one asked about asks about the same.
+        assert_eq!(
+            years("2023年公需课是另外几个专题，2024年是哪几个", 2026),
+            vec![2023, 2024]
+        );
+        assert_eq!(years("2024年是哪几个", 2026), Vec::<i32>::new());
         assert_eq!(years("2025年江西人社厅发的继续教育通知", 2026), vec![2025]);
         assert_eq!(
             years("我2020年评了副高 今年还要学继续教育吗", 2026),

@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 78] = [
+const NEWER_SETS: [&str; 82] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -290,12 +290,16 @@ const NEWER_SETS: [&str; 78] = [
     "heldout88.jsonl",
     "heldout89.jsonl",
     "heldout90.jsonl",
+    "heldout91.jsonl",
+    "heldout92.jsonl",
     "heldout93.jsonl",
     "heldout94.jsonl",
     "heldout95.jsonl",
     "heldout96.jsonl",
     "heldout97.jsonl",
     "heldout98.jsonl",
+    "heldout99.jsonl",
+    "heldout100.jsonl",
 ];
 
 #[test]

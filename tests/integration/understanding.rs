@@ -1525,3 +1525,26 @@ fn english_words_for_the_units_duties_and_the_credit_rules() {
         "conversion_rules",
     );
 }
+
+#[test]
+fn a_year_set_beside_a_year_asked_about_is_asked_too() {
+    let r = at("2026-11-29");
+    // 2023 is not loaded, 2024 is: the 2024 topics answer.
+    answers(
+        &r,
+        "2023年的公需课是别的专题吧，2024年是哪几个",
+        "public_topics",
+    );
+}
+
+#[test]
+fn more_everyday_words_for_the_guides_own() {
+    let r = at("2026-11-29");
+    // 记上去: how hours get recorded.
+    answers(&r, "公需课学时是怎么记上去的", "public_how");
+    // 算哪块: which kind of course.
+    answers(&r, "职业道德和能力建设算哪块", "public_topics");
+    // 本专注 is a slip for 本专著.
+    answers(&r, "出了本专注能折学时吗", "conversion_what");
+    answers(&r, "除了高校还有哪些单位的老师要参加", "audience");
+}
