@@ -397,6 +397,12 @@ pub fn extract(source: &str) -> Vec<(String, Value)> {
     if let Some(m) = first(r"选择高等学校教师[^。]*?无需个人申报") {
         put("professional.online", s(&m));
     }
+    // The attached list's title: "附件：江西省…网络学习平台名单（排名不分先后）".
+    if let Some(r) = re(r"附件：([^：（）。]*?网络学习平台名单)")
+        && let Some(c) = r.captures(&flat)
+    {
+        put("professional.platform_list", s(&c[1]));
+    }
     if let Some(r) = re(r"登录“([^”]+)”(使用[^。，]*?登录)")
         && let Some(c) = r.captures(&flat)
     {
