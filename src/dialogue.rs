@@ -418,9 +418,18 @@ impl Responder {
         if one.context.is_empty() || !one.context.contains(' ') {
             return None;
         }
-        let own = self.matcher.read(&one.text);
-        if !own.features.asks.iter().any(|a| a == "confirm")
-            || self.matcher.has_domain_word(&own.normalized)
+        // The kinds of question first, as `Matcher::read` finds them: most
+        // messages stop here, before the text is normalised.
+        let analyzer = self.matcher.analyzer();
+        let prepared = crate::text::prepare(&one.text);
+        let asks = analyzer.asks_prepared(&prepared);
+        let confirms = asks.iter().any(|a| a == "confirm")
+            || (asks.is_empty()
+                && crate::scope::yes_no_ending(&one.text) == Some(crate::scope::Ending::Confirm));
+        if !confirms
+            || self
+                .matcher
+                .has_domain_word(&analyzer.normalize_prepared(&prepared))
         {
             return None;
         }
