@@ -122,6 +122,25 @@ thread_local! {
     static OVERLAP: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Is the word at `start..end` where the asker works ("我是高校图书馆的",
+/// "我在校医院工作")? Then it tells who asks, not what about.
+fn workplace(text: &str, start: usize, end: usize) -> bool {
+    // Back from the word to 我是 / 我在 within the reach, through no pause.
+    let before: Vec<char> = text[..start]
+        .chars()
+        .rev()
+        .take(WORKPLACE_REACH)
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let said = before
+        .windows(2)
+        .any(|w| w[1] == '我' && matches!(w[0], '是' | '在'));
+    let after = &text[end..];
+    said && ["的", "工作", "上班"].iter().any(|a| after.starts_with(a))
+}
+/// How far before a word "我是" / "我在" may stand, in characters.
+const WORKPLACE_REACH: usize = 8;
+
 /// How many of the best entries a decision weighs (and offers).
 const CONSIDERED: usize = 5;
 /// Year words are in the vocabulary but say nothing about the topic.
@@ -594,9 +613,11 @@ impl Matcher {
 
     /// How many words of other topics the (prepared) question holds.
     fn foreign_words(&self, prepared: &str) -> i32 {
-        self.foreign
-            .as_ref()
-            .map_or(0, |ac| ac.find_iter(prepared).count() as i32)
+        self.foreign.as_ref().map_or(0, |ac| {
+            ac.find_iter(prepared)
+                .filter(|m| !workplace(prepared, m.start(), m.end()))
+                .count() as i32
+        })
     }
 
     /// The nearest known word to an unknown one, if near enough.
@@ -1066,6 +1087,20 @@ impl Matcher {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_workplace_named_by_the_asker_is_who_asks() {
+        let at = |t: &str, w: &str| {
+            let s = t.find(w).expect("word");
+            super::workplace(t, s, s + w.len())
+        };
+        assert!(at("我是高校图书馆的 要学吗", "图书馆"));
+        assert!(at("我在校医院工作", "校医院"));
+        assert!(!at("图书馆几点开门", "图书馆"));
+        // A pause between: the word is no longer the asker's workplace.
+        assert!(!at("我是老师 图书馆的电话", "图书馆"));
+    }
+
     use super::*;
     use crate::knowledge::{Entry, Facts, Hours, Lexicon};
     use std::path::PathBuf;

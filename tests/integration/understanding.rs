@@ -1548,3 +1548,10 @@ fn more_everyday_words_for_the_guides_own() {
     answers(&r, "出了本专注能折学时吗", "conversion_what");
     answers(&r, "除了高校还有哪些单位的老师要参加", "audience");
 }
+
+#[test]
+fn the_askers_workplace_is_no_neighbouring_topic() {
+    let r = at("2026-11-29");
+    answers(&r, "我是学校图书馆的 要参加继续教育吗", "audience");
+    declines(&r, "图书馆几点开门");
+}
