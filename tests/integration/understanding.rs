@@ -1555,3 +1555,10 @@ fn the_askers_workplace_is_no_neighbouring_topic() {
     answers(&r, "我是学校图书馆的 要参加继续教育吗", "audience");
     declines(&r, "图书馆几点开门");
 }
+
+#[test]
+fn who_is_to_be_put_in_charge_and_what_standing_a_kind_has() {
+    let r = at("2026-11-29");
+    answers(&r, "学校要指定谁来负责继续教育", "unit_duties");
+    answers(&r, "专业课在继续教育里算什么地位", "professional_content");
+}
