@@ -1562,3 +1562,10 @@ fn who_is_to_be_put_in_charge_and_what_standing_a_kind_has() {
     answers(&r, "学校要指定谁来负责继续教育", "unit_duties");
     answers(&r, "专业课在继续教育里算什么地位", "professional_content");
 }
+
+#[test]
+fn whether_there_is_still_a_chance_is_making_up() {
+    let r = at("2026-11-29");
+    answers(&r, "生病耽误了没学完，还有机会吗", "late");
+    answers(&r, "赣江新区的学校也归这个指南管吗", "audience");
+}
