@@ -1569,3 +1569,11 @@ fn whether_there_is_still_a_chance_is_making_up() {
     answers(&r, "生病耽误了没学完，还有机会吗", "late");
     answers(&r, "赣江新区的学校也归这个指南管吗", "audience");
 }
+
+#[test]
+fn the_conditions_of_a_title_review_are_outside() {
+    let r = at("2026-11-29");
+    declines(&r, "评教授需要什么条件");
+    // What continuing education counts for in a review is the guide's.
+    answers(&r, "继续教育会影响评职称吗", "why");
+}
