@@ -422,11 +422,9 @@ impl Responder {
         // messages stop here, before the text is normalised.
         let analyzer = self.matcher.analyzer();
         let prepared = crate::text::prepare(&one.text);
-        let asks = analyzer.asks_prepared(&prepared);
-        let confirms = asks.iter().any(|a| a == "confirm")
-            || (asks.is_empty()
-                && crate::scope::yes_no_ending(&one.text) == Some(crate::scope::Ending::Confirm));
-        if !confirms
+        let mut asks = analyzer.asks_prepared(&prepared);
+        crate::matcher::complete_asks(&one.text, &mut asks);
+        if !asks.iter().any(|a| a == "confirm")
             || self
                 .matcher
                 .has_domain_word(&analyzer.normalize_prepared(&prepared))

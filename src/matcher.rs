@@ -138,6 +138,23 @@ fn workplace(text: &str, start: usize, end: usize) -> bool {
     let after = &text[end..];
     said && ["的", "工作", "上班"].iter().any(|a| after.starts_with(a))
 }
+/// The kinds of question a text's cues name (`asks`), completed by its
+/// ending: a trailing 吗 or 不 asks yes or no, 对吧 confirms, and a fact
+/// offered for confirmation ("教学岗也要学对吧") asks yes or no.
+pub fn complete_asks(question: &str, asks: &mut Vec<String>) {
+    if asks.is_empty()
+        && let Some(ending) = crate::scope::yes_no_ending(question)
+    {
+        asks.push("whether".into());
+        if ending == crate::scope::Ending::Confirm {
+            asks.push("confirm".into());
+        }
+    }
+    if asks.iter().any(|a| a == "confirm") && !asks.iter().any(|a| a == "whether") {
+        asks.push("whether".into());
+    }
+}
+
 /// How far before a word "我是" / "我在" may stand, in characters.
 const WORKPLACE_REACH: usize = 8;
 
@@ -666,20 +683,7 @@ impl Matcher {
         let prepared = crate::text::prepare(question);
         let normalized = self.analyzer.normalize_prepared(&prepared);
         let mut features = self.analyzer.features_normalized(&prepared, &normalized);
-        if features.asks.is_empty()
-            && let Some(ending) = crate::scope::yes_no_ending(question)
-        {
-            features.asks.push("whether".into());
-            if ending == crate::scope::Ending::Confirm {
-                features.asks.push("confirm".into());
-            }
-        }
-        // A fact offered for confirmation ("教学岗也要学对吧") asks yes or no.
-        if features.asks.iter().any(|a| a == "confirm")
-            && !features.asks.iter().any(|a| a == "whether")
-        {
-            features.asks.push("whether".into());
-        }
+        complete_asks(question, &mut features.asks);
         Reading {
             foreign: self.foreign_words(&prepared),
             prepared,
@@ -1087,20 +1091,6 @@ impl Matcher {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn a_workplace_named_by_the_asker_is_who_asks() {
-        let at = |t: &str, w: &str| {
-            let s = t.find(w).expect("word");
-            super::workplace(t, s, s + w.len())
-        };
-        assert!(at("我是高校图书馆的 要学吗", "图书馆"));
-        assert!(at("我在校医院工作", "校医院"));
-        assert!(!at("图书馆几点开门", "图书馆"));
-        // A pause between: the word is no longer the asker's workplace.
-        assert!(!at("我是老师 图书馆的电话", "图书馆"));
-    }
-
     use super::*;
     use crate::knowledge::{Entry, Facts, Hours, Lexicon};
     use std::path::PathBuf;
@@ -1185,6 +1175,19 @@ mod tests {
             m.find("截止日期").ranked,
             Matcher::new(&kb()).find("截止日期").ranked
         );
+    }
+
+    #[test]
+    fn a_workplace_named_by_the_asker_is_who_asks() {
+        let at = |t: &str, w: &str| {
+            let s = t.find(w).expect("word");
+            super::workplace(t, s, s + w.len())
+        };
+        assert!(at("我是高校图书馆的 要学吗", "图书馆"));
+        assert!(at("我在校医院工作", "校医院"));
+        assert!(!at("图书馆几点开门", "图书馆"));
+        // A pause between: the word is no longer the asker's workplace.
+        assert!(!at("我是老师 图书馆的电话", "图书馆"));
     }
 
     #[test]

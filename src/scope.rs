@@ -45,10 +45,10 @@ const YEAR_PHRASE_CHARS: usize = 12;
 /// continuing education ("2022年我没学完 现在还能补吗"): that year's guide is
 /// asked. Not after 去年: relative years are read only before a word of the
 /// guide.
+const UNFINISHED: [&str; 6] = ["没学完", "没学够", "没完成", "没修满", "没学满", "未完成"];
 /// After a second year, words setting it beside a year already asked
 /// about ("2024年是哪几个", "2024年呢").
 const PARALLEL: [&str; 4] = ["是", "呢", "的呢", "又"];
-const UNFINISHED: [&str; 6] = ["没学完", "没学够", "没完成", "没修满", "没学满", "未完成"];
 
 /// A digit of a year as voice input writes it (二零二五年, 二o二五年).
 fn chinese_digit(c: char) -> Option<u8> {
