@@ -286,8 +286,27 @@ impl Responder {
                 } else if let Some(two) = self.two_in_one(&one.text, &whole) {
                     parts.extend(two);
                 } else if let Decision::Answer(i) = whole.decision {
-                    parts.push(i);
-                    parts.extend(self.more_questions(question, reading, &whole));
+                    // A story already telling the date the entry gives
+                    // ("学校通知25号才发，离截止还有几天") knows it: a
+                    // question about a date asks another, if clearly.
+                    match self
+                        .tells_date_of(&one.context, i)
+                        .then(|| self.matcher.read(&one.text))
+                        .filter(|r| {
+                            r.features
+                                .asks
+                                .iter()
+                                .any(|a| matches!(a.as_str(), "when" | "whether" | "duration"))
+                        })
+                        .and_then(|r| self.clear_reading(r, reading.foreign))
+                        .filter(|&j| j != i)
+                    {
+                        Some(j) => parts.push(j),
+                        None => {
+                            parts.push(i);
+                            parts.extend(self.more_questions(question, reading, &whole));
+                        }
+                    }
                 } else if let Some(&(gap, _)) = whole.ranked.first().filter(|(e, s)| {
                     self.kb.entries[*e].kind == EntryKind::Gap
                         && *s >= self.matcher.thresholds.candidates
@@ -404,6 +423,19 @@ impl Responder {
         }
         parts.truncate(MAX_PARTS);
         (parts, whole)
+    }
+
+    /// Does `story` name a day of the month that entry `i`'s answer gives
+    /// (the same day, and the same month where the story names one)?
+    fn tells_date_of(&self, story: &str, i: usize) -> bool {
+        let told = crate::text::days_named(story);
+        !told.is_empty()
+            && crate::text::days_named(&self.kb.entries[i].answer)
+                .iter()
+                .any(|&(month, day)| {
+                    told.iter()
+                        .any(|&(m, d)| d == day && (m.is_none() || m == month))
+                })
     }
 
     /// "总共90学时、截止12月31号，我理解得对吧": a question that only asks

@@ -646,6 +646,16 @@ impl Markers {
         let mut out = String::new();
         let mut last = 0;
         for m in ac.find_iter(text) {
+            // A number's digits are no list's: 12.25, 2.5学时.
+            let numbered = text[m.range()].starts_with(|c: char| c.is_ascii_digit());
+            let before = text[..m.start()].chars().next_back();
+            let after = text[m.end()..].chars().next();
+            if numbered
+                && (before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+                    || after.is_some_and(|c| c.is_ascii_digit()))
+            {
+                continue;
+            }
             out.push_str(&text[last..m.start()]);
             out.push('\n');
             last = m.start();
@@ -836,6 +846,7 @@ mod tests {
                 "想问一下".to_string(),
                 "第二个是".to_string(),
                 "顺便问".to_string(),
+                "2.".to_string(),
             ],
             &["好几".to_string()],
         );
@@ -864,6 +875,20 @@ mod tests {
         assert_eq!(
             split("公需课要几个学时 我还没"),
             vec![("公需课要几个学时".to_string(), "我还没".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_numbers_digits_mark_no_list_item() {
+        // 12.25 is a date and 2.5 a figure, not item 2 of a list.
+        assert_eq!(
+            split("学校通知12.25才发，还有几天截止"),
+            vec![pair("还有几天截止", "学校通知12.25才发")]
+        );
+        assert_eq!(split("论文折2.5学时吗"), vec![pair("论文折2.5学时吗", "")]);
+        assert_eq!(
+            split("1.公需课几学时 2.在哪学"),
+            vec![pair("1.公需课几学时", ""), pair("2.在哪学", "")]
         );
     }
 

@@ -920,9 +920,51 @@ pub fn prepare_numeric(text: &str) -> String {
         .replace('－', "-")
 }
 
+/// A day of the month, as a text names it ("25号", "12月25日", "12 月
+/// 31 日", "12.25"): (month if named, day). Digits only, as `prepare`
+/// leaves them.
+static DAY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    // Not a document's number (154号, 〔2024〕10号) nor a figure (1.25.3).
+    regex::Regex::new(
+        r"(?:^|[^\d〕\]])(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*[号日]|(?:^|[^\d.])(\d{1,2})[./](\d{1,2})(?:[^\d.]|$)",
+    )
+    .ok()
+});
+
+/// The days of the month a text names (see [`DAY`]).
+pub fn days_named(text: &str) -> Vec<(Option<u32>, u32)> {
+    let Some(re) = &*DAY else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| {
+            let number = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+            let (month, day) = match number(4) {
+                Some(day) => (Some(number(3)?), day),
+                None => (number(1), number(2)?),
+            };
+            // 0.5 学时 is no date.
+            let real = (1..=31).contains(&day) && month.is_none_or(|m| (1..=12).contains(&m));
+            real.then_some((month, day))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_of_the_month_are_read_not_document_numbers() {
+        assert_eq!(days_named("学校通知25号才发"), vec![(None, 25)]);
+        assert_eq!(
+            days_named("2024年12月25日发，12 月 31 日截止"),
+            vec![(Some(12), 25), (Some(12), 31)]
+        );
+        assert_eq!(days_named("通知12.25才发"), vec![(Some(12), 25)]);
+        assert!(days_named("赣人社字〔2024〕154号，〔2024〕10号").is_empty());
+        assert!(days_named("折0.5学时，版本1.2.3").is_empty());
+    }
 
     fn lexicon() -> Lexicon {
         toml::from_str(
