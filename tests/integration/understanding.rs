@@ -1577,3 +1577,31 @@ fn the_conditions_of_a_title_review_are_outside() {
     // What continuing education counts for in a review is the guide's.
     answers(&r, "继续教育会影响评职称吗", "why");
 }
+
+#[test]
+fn a_story_telling_the_notices_date_asks_another_date() {
+    let r = at("2026-11-29");
+    // The notice's date is told, not asked: the days left are.
+    answers(&r, "学院通知25号才转发，离截止还剩几天", "deadline");
+    answers(&r, "学校通知12.25才发，还有几天截止", "deadline");
+    // Asked, the notice's date is still the documents' answer.
+    answers(&r, "学校的通知是哪天发的", "legal_basis");
+    // A story naming the deadline does not turn a question on what
+    // happens after it into another.
+    answers(&r, "主任说31号前没学完就麻烦了，指南怎么说的", "late");
+}
+
+#[test]
+fn slips_and_ways_of_asking_the_forms_and_scope() {
+    let r = at("2026-11-29");
+    answers(&r, "公修课一共几个学时", "public_hours");
+    answers(
+        &r,
+        "Besides online courses, which ways count for professional hours?",
+        "professional_forms",
+    );
+    answers(&r, "中职的老师在不在学习对象里", "audience");
+    declines(&r, "评高级还要啥条件");
+    // Where the rules are is the rules' answer, not where hours are kept.
+    answers(&r, "折算学时的认定规则在哪看", "conversion_rules");
+}
