@@ -745,6 +745,21 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
             context.push(part);
         }
     }
+    // "三个平台的电话发一下？还有省里的咨询电话": a last part adding a
+    // thing to a question ("and …") asks that too, as "专业课呢" would. Not
+    // a statement about someone ("还有两年我就退休了", "还有很多没学完").
+    if let [added] = context.as_slice()
+        && !out.is_empty()
+        && let Some(rest) = added.strip_prefix("还有")
+        && rest.chars().count() >= 3
+        && !rest.contains(['我', '没', '不', '很', '好'])
+    {
+        out.push(Clause {
+            text: rest.trim().to_string(),
+            context: String::new(),
+        });
+        context.clear();
+    }
     if !context.is_empty() {
         let tail = context.join(" ");
         match out.last_mut() {
@@ -875,6 +890,26 @@ mod tests {
         assert_eq!(
             split("公需课要几个学时 我还没"),
             vec![("公需课要几个学时".to_string(), "我还没".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_thing_added_after_a_question_is_asked_too() {
+        assert_eq!(
+            split("三个平台的电话发一下？还有省里的咨询电话"),
+            vec![
+                pair("三个平台的电话发一下？", ""),
+                pair("省里的咨询电话", "")
+            ]
+        );
+        // A statement after 还有 stays context.
+        assert_eq!(
+            split("今年还要学吗？还有两年我就退休了"),
+            vec![pair("今年还要学吗？", "还有两年我就退休了")]
+        );
+        assert_eq!(
+            split("专业课要多少学时？还有很多没学完"),
+            vec![pair("专业课要多少学时？", "还有很多没学完")]
         );
     }
 

@@ -1605,3 +1605,23 @@ fn slips_and_ways_of_asking_the_forms_and_scope() {
     // Where the rules are is the rules' answer, not where hours are kept.
     answers(&r, "折算学时的认定规则在哪看", "conversion_rules");
 }
+
+#[test]
+fn a_thing_added_after_a_question_with_and_is_answered_too() {
+    let r = at("2026-11-29");
+    let reply = r.ask("三个平台的电话都发一下？还有省里的咨询电话");
+    assert_eq!(
+        reply.parts,
+        vec!["platforms".to_string(), "hotline".to_string()],
+        "{}",
+        reply.text
+    );
+    // A story after 还有 adds nothing.
+    let reply = r.ask("专业课要多少学时？还有很多没学完");
+    assert_eq!(
+        reply.parts,
+        vec!["professional_hours".to_string()],
+        "{}",
+        reply.text
+    );
+}
