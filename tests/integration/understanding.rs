@@ -1625,3 +1625,15 @@ fn a_thing_added_after_a_question_with_and_is_answered_too() {
         reply.text
     );
 }
+
+#[test]
+fn what_one_session_or_the_exam_is_like_is_not_in_the_guide() {
+    let r = at("2026-11-29");
+    says_gap(&r, "线下面授一次能算几个学时", "gap_course_hours");
+    says_gap(&r, "集中面授培训一次算多少个学时", "gap_course_hours");
+    says_gap(&r, "公需课考试是开卷的吗", "gap_exam");
+    // Teaching workload is the school's matter, not the guide's.
+    declines(&r, "继续教育学时能算教学工作量吗");
+    // What the forms are is still the guide's.
+    answers(&r, "专业课可以集中面授吗", "professional_forms");
+}
