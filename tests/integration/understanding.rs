@@ -1637,3 +1637,11 @@ fn what_one_session_or_the_exam_is_like_is_not_in_the_guide() {
     // What the forms are is still the guide's.
     answers(&r, "专业课可以集中面授吗", "professional_forms");
 }
+
+#[test]
+fn studying_on_in_january_or_the_winter_break_is_being_late() {
+    let r = at("2026-11-29");
+    answers(&r, "寒假里学完还算今年的吗", "late");
+    answers(&r, "What if I finish the hours in January?", "late");
+    answers(&r, "一月份还能接着学吗", "late");
+}
