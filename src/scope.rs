@@ -303,9 +303,34 @@ impl Scope {
             .any(|i| before.len() - i <= PAST_REACH);
         // "北京来的同事问 江西这边…": where someone comes from.
         let origin = ORIGIN_AFTER.iter().any(|o| after.starts_with(o));
-        past || origin || NOW_MARKERS.iter().any(|n| after[..home].contains(n))
+        // "江苏那边按学分算 江西这边要多少": there, then here, asked about
+        // here; unless the two are compared ("广东那边跟江西这边一样吗")
+        // or hours move between them ("湖南那边学的能转到江西这边吗").
+        let here = after[..home].contains("那边")
+            && after[home..].contains("这边")
+            && !COMPARED.iter().any(|c| normalized.contains(c));
+        past || origin || here || NOW_MARKERS.iter().any(|n| after[..home].contains(n))
     }
 }
+
+/// Words comparing two places, or moving hours between them: both are
+/// asked about.
+const COMPARED: [&str; 14] = [
+    "一样",
+    "区别",
+    "不同",
+    "相同",
+    "差别",
+    "对比",
+    "比较",
+    "差不多",
+    "转到",
+    "转过",
+    "带到",
+    "带过",
+    "互认",
+    "通用",
+];
 
 /// Right after a region: someone comes from there ("北京来的同事").
 const ORIGIN_AFTER: [&str; 4] = ["来的", "过来的", "调来的", "调过来"];

@@ -1645,3 +1645,16 @@ fn studying_on_in_january_or_the_winter_break_is_being_late() {
     answers(&r, "What if I finish the hours in January?", "late");
     answers(&r, "一月份还能接着学吗", "late");
 }
+
+#[test]
+fn there_then_here_asks_about_here() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "浙江那边按学分算，江西这边专业课要多少学时",
+        "professional_hours",
+    );
+    // Compared, or hours moved between the two: the other province is asked.
+    declines(&r, "浙江那边和江西这边要求一样吗");
+    declines(&r, "浙江那边学的学时能转到江西这边吗");
+}
