@@ -1658,3 +1658,10 @@ fn there_then_here_asks_about_here() {
     declines(&r, "浙江那边和江西这边要求一样吗");
     declines(&r, "浙江那边学的学时能转到江西这边吗");
 }
+
+#[test]
+fn which_kind_of_school_is_the_audience() {
+    let r = at("2026-11-29");
+    answers(&r, "学习指南针对哪一类学校", "audience");
+    answers(&r, "哪类学校的老师要参加", "audience");
+}
