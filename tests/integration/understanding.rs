@@ -1665,3 +1665,12 @@ fn which_kind_of_school_is_the_audience() {
     answers(&r, "学习指南针对哪一类学校", "audience");
     answers(&r, "哪类学校的老师要参加", "audience");
 }
+
+#[test]
+fn the_audience_named_in_other_words() {
+    let r = at("2026-11-29");
+    // Failed before: offered only, under the answer threshold.
+    answers(&r, "高等专科学校算不算", "audience");
+    answers(&r, "我是做实验技术的，不上课，也要学吗", "audience");
+    answers(&r, "Do vocational secondary school teachers have to do this CE too?", "audience");
+}
