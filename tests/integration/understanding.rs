@@ -1674,3 +1674,11 @@ fn the_audience_named_in_other_words() {
     answers(&r, "我是做实验技术的，不上课，也要学吗", "audience");
     answers(&r, "Do vocational secondary school teachers have to do this CE too?", "audience");
 }
+
+#[test]
+fn who_sent_the_schools_notice_is_answered() {
+    let r = at("2026-11-29");
+    // Offered as two choices before; the documents' entry names the office.
+    let reply = answers(&r, "学校那份通知哪个部门发的", "legal_basis");
+    assert!(reply.text.contains("人事处"), "{}", reply.text);
+}
