@@ -1682,3 +1682,13 @@ fn who_sent_the_schools_notice_is_answered() {
     let reply = answers(&r, "学校那份通知哪个部门发的", "legal_basis");
     assert!(reply.text.contains("人事处"), "{}", reply.text);
 }
+
+#[test]
+fn merit_awards_are_outside_and_a_cap_on_conversion_is_a_gap() {
+    let r = at("2026-11-29");
+    declines(&r, "继续教育没学完会影响评优吗");
+    // What completion counts for in a review is still the guide's.
+    answers(&r, "继续教育没完成会影响年度考核吗", "why");
+    // 上线 is a slip for 上限.
+    says_gap(&r, "论文折算学时有上线吗", "gap_conversion_detail");
+}
