@@ -375,9 +375,18 @@ pub fn years(
     let normalized: &str = &text;
     let about = |rest: &str| {
         let mut rest = rest.trim_start();
-        // "2023年那年的继续教育", "2025年度的": words between the year and
-        // what it qualifies.
-        for skip in ["度", "那年", "那一年", "的", "那个", "这个"] {
+        // "2023年那年的继续教育", "2025年度的", "the 2025 list of": words
+        // between the year and what it qualifies.
+        for skip in [
+            "度",
+            "那年",
+            "那一年",
+            "的",
+            "那个",
+            "这个",
+            "'s",
+            "list of",
+        ] {
             rest = rest.strip_prefix(skip).unwrap_or(rest).trim_start();
         }
         rest.is_empty() || is_domain_start(rest)
@@ -849,6 +858,8 @@ mod tests {
         assert_eq!(years("今年的专题", 2026), vec![2026]);
         assert_eq!(years("去年评了副高今年还要学", 2026), Vec::<i32>::new());
         assert_eq!(years("what are the 2025 专题", 2026), vec![2025]);
+        assert_eq!(years("the 2025 list of 专题", 2026), vec![2025]);
+        assert_eq!(years("2025's 专题", 2026), vec![2025]);
         assert_eq!(years("0791 12333 转1", 2026), Vec::<i32>::new());
         assert_eq!(years("2024年12月31日前", 2026), Vec::<i32>::new());
         assert_eq!(years("继续教育 2025", 2026), vec![2025]);
