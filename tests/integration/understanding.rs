@@ -1672,7 +1672,11 @@ fn the_audience_named_in_other_words() {
     // Failed before: offered only, under the answer threshold.
     answers(&r, "高等专科学校算不算", "audience");
     answers(&r, "我是做实验技术的，不上课，也要学吗", "audience");
-    answers(&r, "Do vocational secondary school teachers have to do this CE too?", "audience");
+    answers(
+        &r,
+        "Do vocational secondary school teachers have to do this CE too?",
+        "audience",
+    );
 }
 
 #[test]
@@ -1691,4 +1695,15 @@ fn merit_awards_are_outside_and_a_cap_on_conversion_is_a_gap() {
     answers(&r, "继续教育没完成会影响年度考核吗", "why");
     // 上线 is a slip for 上限.
     says_gap(&r, "论文折算学时有上线吗", "gap_conversion_detail");
+}
+
+#[test]
+fn the_hotline_answer_gives_the_platforms_numbers_too() {
+    let r = at("2026-11-29");
+    let reply = answers(&r, "平台遇到问题除了12333还能打哪个电话", "hotline");
+    for phone in ["0791-12333", "4006660656", "4008039966", "4001911818"] {
+        assert!(reply.text.contains(phone), "{phone}: {}", reply.text);
+    }
+    // Where to study is still the platforms' list, not the phones.
+    answers(&r, "继续教育在哪个平台上学", "platforms");
 }
