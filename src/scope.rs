@@ -702,6 +702,15 @@ impl Markers {
     }
 }
 
+/// A pictograph or other symbol (emoji, ★, ✔): neither a word nor a
+/// punctuation mark.
+fn is_symbol(c: char) -> bool {
+    !c.is_ascii()
+        && !c.is_alphanumeric()
+        && !c.is_whitespace()
+        && !"，。？！；：、…“”‘’（）《》〈〉【】—～·「」『』〔〕".contains(c)
+}
+
 /// One question of a message, with the context around it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clause {
@@ -729,6 +738,15 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
             }]
         };
     }
+    // Emoji and other symbols say nothing of where a sentence ends:
+    // "还剩几天啊😂 来得及不" splits as "还剩几天啊 来得及不" does.
+    let plain: String;
+    let text = if text.chars().any(is_symbol) {
+        plain = text.chars().filter(|&c| !is_symbol(c)).collect();
+        plain.as_str()
+    } else {
+        text
+    };
     // A marker ("想问一下", "第二个是", "另外") starts a new part.
     let marked = markers.mark(text);
     let text: &str = &marked;
@@ -946,6 +964,14 @@ mod tests {
         assert_eq!(
             split("专业课要多少学时？还有很多没学完"),
             vec![pair("专业课要多少学时？", "还有很多没学完")]
+        );
+    }
+
+    #[test]
+    fn an_emoji_does_not_hide_where_a_question_ends() {
+        assert_eq!(
+            split("离截止还剩几天啊😂 来得及不"),
+            vec![pair("离截止还剩几天啊", ""), pair("来得及不", "")]
         );
     }
 
