@@ -1707,3 +1707,12 @@ fn the_hotline_answer_gives_the_platforms_numbers_too() {
     // Where to study is still the platforms' list, not the phones.
     answers(&r, "继续教育在哪个平台上学", "platforms");
 }
+
+#[test]
+fn how_hours_are_recorded_in_other_words() {
+    let r = at("2026-11-29");
+    answers(&r, "公需课学完以后平台会怎么处理", "public_how");
+    answers(&r, "公需课学时是怎么记的", "public_how");
+    // What happens to someone late is still the late entry.
+    answers(&r, "没学完会怎么处理", "late");
+}
