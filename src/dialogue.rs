@@ -428,6 +428,10 @@ impl Responder {
     /// Does `story` name a day of the month that entry `i`'s answer gives
     /// (the same day, and the same month where the story names one)?
     fn tells_date_of(&self, story: &str, i: usize) -> bool {
+        // Most stories name no number at all: nothing to read.
+        if !story.bytes().any(|b| b.is_ascii_digit()) {
+            return false;
+        }
         let told = crate::text::days_named(story);
         !told.is_empty()
             && crate::text::days_named(&self.kb.entries[i].answer)
