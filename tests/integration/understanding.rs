@@ -1716,3 +1716,10 @@ fn how_hours_are_recorded_in_other_words() {
     // What happens to someone late is still the late entry.
     answers(&r, "没学完会怎么处理", "late");
 }
+
+#[test]
+fn not_reaching_a_title_review_asks_what_completion_counts_for() {
+    let r = at("2026-11-29");
+    answers(&r, "学时不够会不会评不上职称", "why");
+    answers(&r, "继续教育没学完是不是评不了职称", "why");
+}
