@@ -1723,3 +1723,21 @@ fn not_reaching_a_title_review_asks_what_completion_counts_for() {
     answers(&r, "学时不够会不会评不上职称", "why");
     answers(&r, "继续教育没学完是不是评不了职称", "why");
 }
+
+#[test]
+fn more_english_field_visits_hrs_exam_answers() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "Do field visits count as professional course hours?",
+        "professional_forms",
+    );
+    answers(
+        &r,
+        "I did 60 hrs of professional courses, is that enough for professional?",
+        "professional_hours",
+    );
+    // Exam answers are not the guide's: the reply says so.
+    let reply = r.ask("Where can I find answers to the exam?");
+    assert_eq!(reply.matched, None, "{}", reply.text);
+}
