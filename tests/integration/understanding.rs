@@ -1741,3 +1741,13 @@ fn more_english_field_visits_hrs_exam_answers() {
     let reply = r.ask("Where can I find answers to the exam?");
     assert_eq!(reply.matched, None, "{}", reply.text);
 }
+
+#[test]
+fn other_countries_holidays_and_study_apps_are_outside() {
+    let r = at("2026-11-29");
+    declines(&r, "英国的大学老师每年要学多少学时");
+    declines(&r, "今年暑假几号放");
+    // Studying on over the winter break is still the guide's (late).
+    answers(&r, "寒假里学完还算今年的吗", "late");
+    says_gap(&r, "面授培训一般什么时候开", "gap_offline_schedule");
+}
