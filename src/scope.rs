@@ -342,7 +342,7 @@ const PAST_REACH: usize = 36;
 /// Between another region or profession and the guide's province: the
 /// asker is in the latter now ("但在江西", "现在到江西"). Not 那边 or 转到:
 /// "广东那边…跟江西一样吗" compares, "学时能转到江西吗" transfers.
-const NOW_MARKERS: [&str; 6] = ["但", "现在", "如今", "目前", "来到", "调来"];
+const NOW_MARKERS: [&str; 8] = ["但", "现在", "如今", "目前", "来到", "调来", "调到", "调入"];
 
 /// Does the text after a region name its teachers or work there ("省的老师",
 /// "上班")?

@@ -1751,3 +1751,13 @@ fn other_countries_holidays_and_study_apps_are_outside() {
     answers(&r, "寒假里学完还算今年的吗", "late");
     says_gap(&r, "面授培训一般什么时候开", "gap_offline_schedule");
 }
+
+#[test]
+fn moved_to_jiangxi_asks_about_jiangxi() {
+    let r = at("2026-11-29");
+    answers(
+        &r,
+        "湖北的高校调到江西来了，专业课要学多少学时",
+        "professional_hours",
+    );
+}
