@@ -702,13 +702,17 @@ impl Markers {
     }
 }
 
-/// A pictograph or other symbol (emoji, ★, ✔): neither a word nor a
-/// punctuation mark.
+/// A pictograph or other symbol (emoji, ★, ✔, →): neither a word nor a
+/// punctuation mark. By block, a range test per character: the circled
+/// numbers (①, a list's marker) are kept.
 fn is_symbol(c: char) -> bool {
-    !c.is_ascii()
-        && !c.is_alphanumeric()
-        && !c.is_whitespace()
-        && !"，。？！；：、…“”‘’（）《》〈〉【】—～·「」『』〔〕".contains(c)
+    matches!(c as u32,
+        0x2190..=0x21FF // arrows
+        | 0x2300..=0x23FF // technical symbols (⌚, ⏰)
+        | 0x2500..=0x27BF // shapes, miscellaneous symbols, dingbats
+        | 0x2B00..=0x2BFF // more symbols and arrows (⭐)
+        | 0x1F000..=0x1FAFF // emoji
+        | 0xFE0F | 0x200D) // emoji presentation, joiner
 }
 
 /// One question of a message, with the context around it.
