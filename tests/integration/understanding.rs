@@ -355,10 +355,21 @@ fn the_notices_say_whom_they_are_sent_to_and_what_they_ask() {
     let r = at("2026-11-29");
     answers_with(
         &r,
-        "学校这个通知是哪个部门发的 发给谁的",
+        "学校这个通知是发给谁的",
         "notices",
         &["人事处", "各学院、各部门", "赣江新区社会发展局"],
     );
+    // Who sent it and to whom: the documents' entry, then the notices'.
+    let reply = r.ask("学校这个通知是哪个部门发的 发给谁的");
+    assert_eq!(
+        reply.parts,
+        vec!["legal_basis".to_string(), "notices".to_string()],
+        "{}",
+        reply.text
+    );
+    for fact in ["人事处", "各学院、各部门", "赣江新区社会发展局"] {
+        assert!(reply.text.contains(fact), "{fact}: {}", reply.text);
+    }
 }
 
 #[test]
@@ -1180,12 +1191,18 @@ fn the_units_duties_are_given_under_the_guides_own_headings() {
 #[test]
 fn where_hours_are_recorded_quotes_the_guides_words_for_public_courses() {
     let r = at("2026-11-29");
-    answers_with(
-        &r,
-        "公需课的学时是怎么记到我名下的",
-        "credit_recording",
-        &["自行判定并计入"],
+    // How public hours get recorded: the recording entry or the public
+    // courses' own (怎么记 is 计入), either in the guide's words.
+    let reply = r.ask("公需课的学时是怎么记到我名下的");
+    assert!(
+        matches!(
+            reply.matched.as_deref(),
+            Some("credit_recording" | "public_how")
+        ),
+        "{}",
+        reply.text
     );
+    assert!(reply.text.contains("自行判定并计入"), "{}", reply.text);
 }
 
 #[test]
