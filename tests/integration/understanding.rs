@@ -1778,3 +1778,11 @@ fn moved_to_jiangxi_asks_about_jiangxi() {
         "professional_hours",
     );
 }
+
+#[test]
+fn retiring_next_year_is_retiring_soon() {
+    let r = at("2026-11-29");
+    // Declined as unclear before; the guide's gap on retirees now.
+    says_gap(&r, "明年就要退休了 今年还用学不", "gap_retired_part_time");
+    says_gap(&r, "我明年二月就退休了 今年这个还用学吗", "gap_retired_part_time");
+}
