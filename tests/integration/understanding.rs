@@ -1786,3 +1786,11 @@ fn retiring_next_year_is_retiring_soon() {
     says_gap(&r, "明年就要退休了 今年还用学不", "gap_retired_part_time");
     says_gap(&r, "我明年二月就退休了 今年这个还用学吗", "gap_retired_part_time");
 }
+
+#[test]
+fn joining_late_in_the_year_asks_what_the_guide_does_not_say() {
+    let r = at("2026-11-29");
+    // Whether hours shrink for a late start: the guide is silent.
+    says_gap(&r, "我11月才入职，今年也要学够吗", "gap_exemption");
+    says_gap(&r, "下半年入职的老师今年要学满90学时吗", "gap_exemption");
+}
