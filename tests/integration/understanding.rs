@@ -1794,3 +1794,13 @@ fn joining_late_in_the_year_asks_what_the_guide_does_not_say() {
     says_gap(&r, "我11月才入职，今年也要学够吗", "gap_exemption");
     says_gap(&r, "下半年入职的老师今年要学满90学时吗", "gap_exemption");
 }
+
+#[test]
+fn an_exam_for_professional_courses_is_not_in_the_guide() {
+    let r = at("2026-11-29");
+    says_gap(&r, "专业课也要考试吗", "gap_exam");
+    let reply = r.ask("专业课也要考试吗");
+    assert!(reply.text.contains("直接计入个人学习账户"), "{}", reply.text);
+    // The public courses' exam is the guide's.
+    answers(&r, "公需课要考试吗", "public_how");
+}
