@@ -1804,3 +1804,11 @@ fn an_exam_for_professional_courses_is_not_in_the_guide() {
     // The public courses' exam is the guide's.
     answers(&r, "公需课要考试吗", "public_how");
 }
+
+#[test]
+fn the_appraisals_own_timing_is_outside() {
+    let r = at("2026-11-29");
+    declines(&r, "单位年度考核几月份开始");
+    // What completion counts for in the appraisal is the guide's.
+    answers(&r, "继续教育没完成会影响年度考核吗", "why");
+}
