@@ -1764,6 +1764,7 @@ fn other_countries_holidays_and_study_apps_are_outside() {
     let r = at("2026-11-29");
     declines(&r, "英国的大学老师每年要学多少学时");
     declines(&r, "今年暑假几号放");
+    declines(&r, "学习强国每年有没有积分要求");
     // Studying on over the winter break is still the guide's (late).
     answers(&r, "寒假里学完还算今年的吗", "late");
     says_gap(&r, "面授培训一般什么时候开", "gap_offline_schedule");
@@ -1784,7 +1785,11 @@ fn retiring_next_year_is_retiring_soon() {
     let r = at("2026-11-29");
     // Declined as unclear before; the guide's gap on retirees now.
     says_gap(&r, "明年就要退休了 今年还用学不", "gap_retired_part_time");
-    says_gap(&r, "我明年二月就退休了 今年这个还用学吗", "gap_retired_part_time");
+    says_gap(
+        &r,
+        "我明年二月就退休了 今年这个还用学吗",
+        "gap_retired_part_time",
+    );
 }
 
 #[test]
@@ -1800,7 +1805,11 @@ fn an_exam_for_professional_courses_is_not_in_the_guide() {
     let r = at("2026-11-29");
     says_gap(&r, "专业课也要考试吗", "gap_exam");
     let reply = r.ask("专业课也要考试吗");
-    assert!(reply.text.contains("直接计入个人学习账户"), "{}", reply.text);
+    assert!(
+        reply.text.contains("直接计入个人学习账户"),
+        "{}",
+        reply.text
+    );
     // The public courses' exam is the guide's.
     answers(&r, "公需课要考试吗", "public_how");
 }
