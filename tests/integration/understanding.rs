@@ -1821,3 +1821,14 @@ fn the_appraisals_own_timing_is_outside() {
     // What completion counts for in the appraisal is the guide's.
     answers(&r, "继续教育没完成会影响年度考核吗", "why");
 }
+
+#[test]
+fn the_days_other_words_and_counts() {
+    let r = at("2026-11-29");
+    says_gap(&r, "公需课一个视频能算几个学时", "gap_course_hours");
+    answers(&r, "高专属不属于学习对象", "audience");
+    // 方试 is a slip for 方式.
+    answers(&r, "专业课的学习方试有哪些", "professional_forms");
+    let reply = answers(&r, "省里列了几个网络学习平台", "platforms");
+    assert!(reply.text.contains("共3个"), "{}", reply.text);
+}
