@@ -122,6 +122,9 @@ thread_local! {
     static OVERLAP: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// How far before a word "我是" / "我在" may stand, in characters.
+const WORKPLACE_REACH: usize = 8;
+
 /// Is the word at `start..end` where the asker works ("我是高校图书馆的",
 /// "我在校医院工作")? Then it tells who asks, not what about.
 fn workplace(text: &str, start: usize, end: usize) -> bool {
@@ -138,6 +141,7 @@ fn workplace(text: &str, start: usize, end: usize) -> bool {
     let after = &text[end..];
     said && ["的", "工作", "上班"].iter().any(|a| after.starts_with(a))
 }
+
 /// The kinds of question a text's cues name (`asks`), completed by its
 /// ending: a trailing 吗 or 不 asks yes or no, 对吧 confirms, and a fact
 /// offered for confirmation ("教学岗也要学对吧") asks yes or no.
@@ -154,9 +158,6 @@ pub fn complete_asks(question: &str, asks: &mut Vec<String>) {
         asks.push("whether".into());
     }
 }
-
-/// How far before a word "我是" / "我在" may stand, in characters.
-const WORKPLACE_REACH: usize = 8;
 
 /// How many of the best entries a decision weighs (and offers).
 const CONSIDERED: usize = 5;
