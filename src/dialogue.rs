@@ -157,8 +157,9 @@ enum YearChoice {
     /// A loaded guide year the question names (answered from it, without
     /// the season warning: the asker chose the year).
     Loaded(i32),
-    /// A year the question names that is not loaded (and not the current
-    /// season): never answered as if it were the newest guide's.
+    /// A year the question names that is not loaded: written out (even the
+    /// current one), or 去年 / 明年. Never answered as if it were the newest
+    /// guide's.
     Missing(i32),
 }
 
@@ -233,10 +234,14 @@ impl Responder {
         let current = self.current_year();
         let years = self.matcher.years(&reading.prepared, current);
         let loaded = self.kb.years();
-        let choice = match years.iter().find(|y| loaded.contains(y)) {
-            Some(&y) => YearChoice::Loaded(y),
-            None => match years.iter().find(|&&y| y != current) {
-                Some(&y) if !years.contains(&current) => YearChoice::Missing(y),
+        // 今年 is this season, whatever guide is loaded; a year written out
+        // (2026年度) asks for that year's guide, even the current one.
+        let choice = match years.iter().find(|n| loaded.contains(&n.year)) {
+            Some(n) => YearChoice::Loaded(n.year),
+            None => match years.iter().find(|n| n.year != current || n.written) {
+                Some(n) if !years.iter().any(|o| o.year == current && !o.written) => {
+                    YearChoice::Missing(n.year)
+                }
                 _ => YearChoice::Newest,
             },
         };

@@ -588,7 +588,7 @@ impl Matcher {
 
     /// The guide years a (prepared, not yet rewritten: 年度 is a synonym)
     /// question is about.
-    pub fn years(&self, prepared: &str, current: i32) -> Vec<i32> {
+    pub fn years(&self, prepared: &str, current: i32) -> Vec<crate::scope::NamedYear> {
         crate::scope::years(
             prepared,
             current,

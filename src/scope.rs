@@ -355,6 +355,15 @@ fn teachers_of(after: &str) -> bool {
         .any(|t| after.starts_with(t))
 }
 
+/// A guide year a question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedYear {
+    pub year: i32,
+    /// Written out (2026, 二〇二六年, 26年), not said as 今年 / 去年: a
+    /// year the asker chose, answered only from that year's guide.
+    pub written: bool,
+}
+
 /// The guide years a (normalised) question is about, in order of mention:
 /// a year written out (2025, 2025年度, 25年) or 今年 / 去年 / 明年 / 前年,
 /// when what follows is a word of the knowledge base (`is_domain_start`)
@@ -365,7 +374,7 @@ pub fn years(
     current: i32,
     is_domain_start: impl Fn(&str) -> bool,
     mentions_domain: impl Fn(&str) -> bool,
-) -> Vec<i32> {
+) -> Vec<NamedYear> {
     // Every way of naming a year holds 年, a digit or "year".
     if !text.contains('年') && !text.bytes().any(|b| b.is_ascii_digit()) && !text.contains("year")
     {
@@ -403,10 +412,13 @@ pub fn years(
         about(rest) || mentions_domain(&phrase) || UNFINISHED.iter().any(|u| phrase.contains(u))
     };
     let mut found = Vec::new();
-    let push = |y: i32, found: &mut Vec<i32>| {
-        if !found.contains(&y) {
-            found.push(y);
-        }
+    // One mention a year; written out anywhere, it counts as written.
+    let push = |year: i32, written: bool, found: &mut Vec<NamedYear>| match found
+        .iter_mut()
+        .find(|n| n.year == year)
+    {
+        Some(n) => n.written |= written,
+        None => found.push(NamedYear { year, written }),
     };
     let bytes = normalized.as_bytes();
     let mut i = 0;
@@ -448,7 +460,7 @@ pub fn years(
                 _ => None,
             };
             if let Some(y) = year.filter(|y| (2000..=2099).contains(y)) {
-                push(y, &mut found);
+                push(y, true, &mut found);
             }
             continue;
         }
@@ -462,7 +474,7 @@ pub fn years(
                 continue;
             }
             if about(&normalized[at + word.len()..]) {
-                push(current + offset, &mut found);
+                push(current + offset, false, &mut found);
             }
         }
     }
@@ -862,13 +874,26 @@ mod tests {
         }
     }
 
-    fn years(text: &str, current: i32) -> Vec<i32> {
+    fn named(text: &str, current: i32) -> Vec<NamedYear> {
         super::years(
             text,
             current,
             |s| SCOPED.iter().any(|w| s.starts_with(w)),
             |s| SCOPED.iter().any(|w| s.contains(w)),
         )
+    }
+
+    fn years(text: &str, current: i32) -> Vec<i32> {
+        named(text, current).iter().map(|n| n.year).collect()
+    }
+
+    #[test]
+    fn a_year_written_out_is_told_from_one_said_as_this_year() {
+        let year = |year, written| NamedYear { year, written };
+        assert_eq!(named("2026年度继续教育", 2026), vec![year(2026, true)]);
+        assert_eq!(named("今年的专题", 2026), vec![year(2026, false)]);
+        assert_eq!(named("今年 2026年的专题", 2026), vec![year(2026, true)]);
+        assert_eq!(named("去年的专题", 2026), vec![year(2025, false)]);
     }
 
     #[test]
