@@ -1132,6 +1132,23 @@ fn recommendations_prices_hiring_and_other_series_are_not_the_guides() {
     says_gap(&r, "哪个平台的专业课最便宜", "gap_fee");
     // The order of the list is the guide's own answer (不分先后).
     answers(&r, "名单里排第一的平台是官方推荐的吗", "platforms");
+    // Which one is best or easiest to use is not: never the list, nor one
+    // platform's entry, as if it answered that.
+    for q in [
+        "三个平台哪个的课最好",
+        "江西专技在线的课哪门最好",
+        "名单上三个学习平台哪个最好用啊你推荐一个呗我不想踩坑",
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+    }
+    // An opinion heard from a colleague is context: the phone is asked.
+    answers_with(
+        &r,
+        "我同事说网梯那个江西专技在线比较好用 那个有没有客服电话",
+        "platform_1",
+        &["4008039966"],
+    );
     for q in [
         "洪州职业学院今年招不招专任教师",
         "赣人社字〔2024〕154号里对卫生系列的人有什么特别要求",
