@@ -1853,3 +1853,34 @@ fn the_days_other_words_and_counts() {
     let reply = answers(&r, "省里列了几个网络学习平台", "platforms");
     assert!(reply.text.contains("共3个"), "{}", reply.text);
 }
+
+#[test]
+fn not_able_to_finish_in_time_is_being_late() {
+    let r = at("2026-11-29");
+    for q in [
+        "我生病请了半年病假，今年继续教育没法按时学完，怎么办",
+        "家里有事无法按时完成继续教育怎么办",
+        "It's already January and I haven't finished my 2024 hours. What should I do?",
+    ] {
+        answers_with(&r, q, "late", &["补学"]);
+    }
+}
+
+#[test]
+fn a_count_of_xue_shi_misspelt_is_hours() {
+    let r = at("2026-11-29");
+    answers_with(&r, "继续教鱼一年要多少学是", "hours_total", &["90"]);
+}
+
+#[test]
+fn a_new_teacher_or_one_teaching_at_a_kind_of_school_asks_who_takes_part() {
+    let r = at("2026-11-29");
+    for q in [
+        "我刚入职半年的新老师今年也要学继续教育吗",
+        "我在中职学校教书，需要学这个吗",
+    ] {
+        answers(&r, q, "audience");
+    }
+    // Whether the first year counts in full is what the guide does not say.
+    says_gap(&r, "新入职的第一年也要学满90学时吗", "gap_exemption");
+}
