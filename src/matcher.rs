@@ -714,10 +714,11 @@ impl Matcher {
             .filter(|w| !covered(Kind::Word, w))
             .cloned()
             .collect();
+        let text = words.join(" ");
         Reading {
             foreign: r.foreign,
-            prepared: words.join(" "),
-            normalized: words.join(" "),
+            prepared: text.clone(),
+            normalized: text,
             features: Features {
                 bigrams: r
                     .features

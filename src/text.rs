@@ -225,7 +225,7 @@ impl Analyzer {
     pub fn normalize_prepared(&self, prepared: &str) -> String {
         let fixed = self.homophones.fix(prepared);
         let rewritten = rewrite_with(&self.rewrite, &self.replacements, &self.ascii_key, &fixed);
-        rewritten.split_whitespace().collect::<Vec<_>>().join(" ")
+        single_spaced(&rewritten)
     }
 
     /// Segmented tokens without stopwords.
@@ -610,6 +610,19 @@ impl Homophones {
         }
         out
     }
+}
+
+/// Words separated by one space, no space at either end (in one pass: this
+/// runs on every text read).
+fn single_spaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for w in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// Drop repeats (the order of features does not matter to the scores).
