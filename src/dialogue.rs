@@ -533,16 +533,30 @@ impl Responder {
                     _ => None,
                 }
             };
-            let left_entry = sure(left).or_else(|| match whole.decision {
-                Decision::Answer(w)
-                    if whole.score >= SURE_PART
-                        && !self.matcher.read(left).features.asks.is_empty() =>
-                {
-                    Some(w)
+            let Some(b) = sure(right) else {
+                continue;
+            };
+            // A first half asking something of its own but naming only
+            // common words ("how many hours do I need and when is the
+            // deadline"): the whole's answer, unless that is the second
+            // half's; then the half's own sure match.
+            let left_entry = sure(left).or_else(|| {
+                if self.matcher.read(left).features.asks.is_empty() {
+                    return None;
                 }
-                _ => None,
+                match whole.decision {
+                    Decision::Answer(w) if whole.score >= SURE_PART && w != b => Some(w),
+                    Decision::Answer(_) => {
+                        let m = self.matcher.find(left);
+                        match m.decision {
+                            Decision::Answer(i) if m.score >= SURE_PART => Some(i),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                }
             });
-            if let (Some(a), Some(b)) = (left_entry, sure(right))
+            if let Some(a) = left_entry
                 && a != b
             {
                 return Some([a, b]);

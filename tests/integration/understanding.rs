@@ -181,6 +181,12 @@ fn each_question_of_a_message_is_answered_with_its_source() {
             &["public_hours", "deadline"][..],
         ),
         ("截止时间和网址", &["deadline", "login"][..]),
+        // A first half of common words only: its own match, when the
+        // whole's answer is the second half's.
+        (
+            "How many hours do I need and when is the deadline?",
+            &["hours_total", "deadline"][..],
+        ),
         (
             "公需课要多少学时 在哪学 学完要不要申报",
             &["public_hours", "public_how"][..],
