@@ -1890,3 +1890,48 @@ fn a_new_teacher_or_one_teaching_at_a_kind_of_school_asks_who_takes_part() {
     // Whether the first year counts in full is what the guide does not say.
     says_gap(&r, "新入职的第一年也要学满90学时吗", "gap_exemption");
 }
+
+#[test]
+fn engineers_of_a_company_are_another_profession() {
+    let r = at("2026-11-29");
+    for q in [
+        "我是企业里的工程师想评高级工程师我们工程师的继续教育专业课要学哪些内容",
+        "I'm a civil engineer in Jiangxi, do I use the same 专业课广场 for my engineer title hours?",
+    ] {
+        declines(&r, q);
+    }
+}
+
+#[test]
+fn whether_the_school_pays_is_the_training_funds_not_a_fee() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "我想问一下就是我们出去参加继续教育的培训费用学校能不能出啊文件里有没有说用什么钱",
+        "support",
+        &["职工培训经费"],
+    );
+}
+
+#[test]
+fn a_told_duration_or_deadline_in_a_story_asks_nothing() {
+    let r = at("2026-11-29");
+    // 组织了几天: how long it lasted, not how long a review takes.
+    answers_with(
+        &r,
+        "嗯我们学校暑假组织了几天线下的集中培训请专家来讲课的这种能不能算专业课的学时啊",
+        "professional_forms",
+        &["集中面授"],
+    );
+    // 赶不上年底之前学完: the story; what to do when late is asked.
+    answers_with(
+        &r,
+        "我因为十二月份要去外地跟岗培训一个月可能赶不上年底之前学完如果真的逾期了怎么办有没有什么补救的办法",
+        "late",
+        &["补学"],
+    );
+    // Which platforms there are is no question of using several.
+    let reply = r.ask("嗯我想问一下专业课线上的话一共能在哪几个平台学啊我只知道一个");
+    assert!(reply.matched.is_some(), "{}", reply.text);
+    assert!(reply.text.contains("江西专技在线"), "{}", reply.text);
+}
