@@ -1935,3 +1935,22 @@ fn a_told_duration_or_deadline_in_a_story_asks_nothing() {
     assert!(reply.matched.is_some(), "{}", reply.text);
     assert!(reply.text.contains("江西专技在线"), "{}", reply.text);
 }
+
+#[test]
+fn a_deadline_guessed_in_spring_is_corrected() {
+    let r = at("2026-11-29");
+    answers_with(&r, "截止日期是不是明年3月底啊", "late", &["12月31日"]);
+    answers_with(
+        &r,
+        "专也课能不能去外校观摩代替啊",
+        "professional_forms",
+        &["实地观摩"],
+    );
+    // A first year asked about as a whole is who takes part; asked about
+    // in full hours, the exemption the guide does not give.
+    answers(
+        &r,
+        "我今年刚入职高等专科学校当老师，第一年需要做继续教育吗？",
+        "audience",
+    );
+}
