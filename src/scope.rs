@@ -242,7 +242,8 @@ impl Scope {
                         || PAST_AFTER
                             .iter()
                             .any(|p| normalized[m.end()..].trim_start().starts_with(p))
-                        || self.before_home(normalized, m.start(), m.end()) => {}
+                        || self.before_home(normalized, m.start(), m.end())
+                        || visited(&normalized[..m.start()], &normalized[m.end()..]) => {}
                 WordKind::Region => return Some(Outside::Region(word.to_string())),
                 // "之前在医院做医生 现在到江西…教书": the asker's past work.
                 WordKind::Profession if self.before_home(normalized, m.start(), m.end()) => {}
@@ -479,6 +480,22 @@ pub fn years(
         }
     }
     found
+}
+
+/// Before a region: travel there ("组织去深圳…参观学习").
+const VISIT_BEFORE: [&str; 3] = ["去", "到", "赴"];
+/// What a trip there was for, soon after the region: a visit or training,
+/// whose hours are asked about here.
+const VISIT_FOR: [&str; 7] = ["参观", "考察", "观摩", "交流", "学习", "培训", "跟岗"];
+/// Chars after a region within which a trip's purpose is looked for.
+const VISIT_REACH: usize = 16;
+
+/// "去深圳那边几个兄弟院校参观学习": the asker went there to learn, which
+/// asks whether that counts here, not another province's rules.
+fn visited(before: &str, after: &str) -> bool {
+    let purpose: String = after.chars().take(VISIT_REACH).collect();
+    VISIT_BEFORE.iter().any(|v| before.trim_end().ends_with(v))
+        && VISIT_FOR.iter().any(|p| purpose.contains(p))
 }
 
 /// Before a region: where the asker comes from.

@@ -1954,3 +1954,17 @@ fn a_deadline_guessed_in_spring_is_corrected() {
         "audience",
     );
 }
+
+#[test]
+fn a_visit_to_another_province_asks_whether_it_counts_here() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "上个月我们系组织去深圳那边几个兄弟院校参观学习了好几天这种参观的能不能算继续教育的专业课学时啊",
+        "professional_forms",
+        &["实地观摩"],
+    );
+    // Another province's own rules stay outside.
+    declines(&r, "深圳的高校老师继续教育要多少学时");
+    declines(&r, "我去广东工作了，那边继续教育要学多少");
+}
