@@ -1968,3 +1968,12 @@ fn a_visit_to_another_province_asks_whether_it_counts_here() {
     declines(&r, "深圳的高校老师继续教育要多少学时");
     declines(&r, "我去广东工作了，那边继续教育要学多少");
 }
+
+#[test]
+fn handing_in_at_the_personnel_office_or_online_asks_where_to_file() {
+    let r = at("2026-11-29");
+    let q = "我今年出了一本专著还拿了一个实用新型专利听同事说这些能抵继续教育学时具体是在哪个地方申请呀是交给人事处还是在网上自己弄";
+    let reply = r.ask(q);
+    assert!(reply.matched.is_some(), "{}", reply.text);
+    assert!(reply.text.contains("折算学时申报"), "{}", reply.text);
+}
