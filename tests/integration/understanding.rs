@@ -1977,3 +1977,15 @@ fn handing_in_at_the_personnel_office_or_online_asks_where_to_file() {
     assert!(reply.matched.is_some(), "{}", reply.text);
     assert!(reply.text.contains("折算学时申报"), "{}", reply.text);
 }
+
+#[test]
+fn whether_a_unit_counts_is_who_takes_part_not_its_duties() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "我们单位是一个企业下面办的培训中心我在里面主要做教育教学工作想问一下像我们这种企业里的算不算需要参加的人员",
+        "audience",
+        &["企事业单位"],
+    );
+    answers(&r, "单位对学时填报审核有什么要求", "unit_duties");
+}
