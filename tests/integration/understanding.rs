@@ -1989,3 +1989,37 @@ fn whether_a_unit_counts_is_who_takes_part_not_its_duties() {
     );
     answers(&r, "单位对学时填报审核有什么要求", "unit_duties");
 }
+
+#[test]
+fn a_degree_outside_ones_field_a_company_trainer_and_the_first_login() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "读的学历跟自己专业不对口，能折算吗",
+        "conversion_what",
+        &["本专业"],
+    );
+    answers_with(
+        &r,
+        "跨专业读的研究生能折算吗",
+        "conversion_what",
+        &["本专业"],
+    );
+    answers_with(
+        &r,
+        "在企业里搞教育教学的也要学吗",
+        "audience",
+        &["企事业单位"],
+    );
+    answers_with(
+        &r,
+        "是先登省里的平台，还是直接去学习网站学",
+        "login",
+        &["电子社保"],
+    );
+    answers(
+        &r,
+        "Which system do I have to log into first before I can study anything?",
+        "login",
+    );
+}
