@@ -376,7 +376,8 @@ impl Responder {
                     // Each reading is matched once: the part alone and with its
                     // context serve both the gap checks and the tries.
                     let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
-                    let alone = self.clear_reading(alone_reading, reading.foreign);
+                    let alone_match = self.match_alone(alone_reading, reading.foreign);
+                    let alone = self.clear_of(&alone_match);
                     let with_context = std::cell::OnceCell::new();
                     let with_context = || {
                         *with_context
@@ -409,6 +410,28 @@ impl Responder {
                                 .filter(|t| !t.trim().is_empty())
                                 .find_map(clear)
                         });
+                    // A subject borrowed from before leading back to an entry
+                    // already answered ("平台问题打省里哪个电话" after 湖南大学
+                    // 平台电话): the part alone, clearly another, is asked.
+                    // Unless the part alone fits that entry nearly as well, or
+                    // the summary holding it ("学完要不要申报" after 公需课…
+                    // 在哪学).
+                    let near_alone = |i: usize, j: usize| {
+                        let top = alone_match.ranked.first().map_or(0.0, |r| r.1);
+                        self.matcher.summary_of(i) == Some(j)
+                            || alone_match
+                                .ranked
+                                .iter()
+                                .any(|&(e, s)| e == i && top - s <= CLEAR_LEAD)
+                    };
+                    let found = match (found, alone) {
+                        (Some(i), Some(j))
+                            if parts.contains(&i) && !parts.contains(&j) && !near_alone(i, j) =>
+                        {
+                            Some(j)
+                        }
+                        (f, _) => f,
+                    };
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {
@@ -651,9 +674,22 @@ impl Responder {
     }
 
     /// As [`Responder::clear_answer`], for a text already read.
-    fn clear_reading(&self, mut r: crate::matcher::Reading, foreign: i32) -> Option<usize> {
+    fn clear_reading(&self, r: crate::matcher::Reading, foreign: i32) -> Option<usize> {
+        self.clear_of(&self.match_alone(r, foreign))
+    }
+
+    /// A reading matched with the message's words of other topics.
+    fn match_alone(
+        &self,
+        mut r: crate::matcher::Reading,
+        foreign: i32,
+    ) -> crate::matcher::MatchResult {
         r.foreign = r.foreign.max(foreign);
-        let m = self.matcher.find_reading(&r);
+        self.matcher.find_reading(&r)
+    }
+
+    /// The entry a match answers with a clear lead.
+    fn clear_of(&self, m: &crate::matcher::MatchResult) -> Option<usize> {
         let Decision::Answer(i) = m.decision else {
             return None;
         };

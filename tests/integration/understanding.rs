@@ -181,6 +181,12 @@ fn each_question_of_a_message_is_answered_with_its_source() {
             &["public_hours", "deadline"][..],
         ),
         ("截止时间和网址", &["deadline", "login"][..]),
+        // A part asking something new though it borrows the subject
+        // before it: the part alone answers.
+        (
+            "湖南大学平台电话多少？平台问题打省里哪个电话？",
+            &["platform_2", "hotline"][..],
+        ),
         // A first half of common words only: its own match, when the
         // whole's answer is the second half's.
         (
