@@ -2029,3 +2029,14 @@ fn a_degree_outside_ones_field_a_company_trainer_and_the_first_login() {
         "login",
     );
 }
+
+#[test]
+fn putting_study_off_is_not_finishing() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "那个老师们问继续教育要是一直拖着不学最后会怎么样就是有什么后果",
+        "late",
+        &["补学"],
+    );
+}
