@@ -376,6 +376,13 @@ impl Responder {
                     // Each reading is matched once: the part alone and with its
                     // context serve both the gap checks and the tries.
                     let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
+                    let alone_match_words = alone_reading
+                        .features
+                        .words
+                        .iter()
+                        .filter(|w| w.chars().count() >= 2)
+                        .count();
+                    let alone_asks_empty = alone_reading.features.asks.is_empty();
                     let alone_match = self.match_alone(alone_reading, reading.foreign);
                     let alone = self.clear_of(&alone_match);
                     let with_context = std::cell::OnceCell::new();
@@ -432,6 +439,21 @@ impl Responder {
                         }
                         (f, _) => f,
                     };
+                    // A bare ask with nothing of its own ("…也要学吗？要学多少")
+                    // asks about the message's topic: the whole message's best
+                    // entry not answered yet, when it is a real candidate.
+                    let bare = alone_match_words == 0 && !alone_asks_empty;
+                    let found = found.or_else(|| {
+                        bare.then(|| {
+                            whole.ranked.iter().find(|(e, s)| {
+                                !parts.contains(e)
+                                    && self.kb.entries[*e].kind == EntryKind::Answer
+                                    && *s >= self.matcher.thresholds.candidates
+                            })
+                        })
+                        .flatten()
+                        .map(|(e, _)| *e)
+                    });
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {

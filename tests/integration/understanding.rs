@@ -181,6 +181,12 @@ fn each_question_of_a_message_is_answered_with_its_source() {
             &["public_hours", "deadline"][..],
         ),
         ("截止时间和网址", &["deadline", "login"][..]),
+        // A bare ask as a last part ("要学多少") asks about the message's
+        // topic: the whole message's best entry not yet answered.
+        (
+            "我是今年九月刚入职的新老师，也要完成今年的继续教育吗？要学多少",
+            &["audience", "hours_total"][..],
+        ),
         // A part asking something new though it borrows the subject
         // before it: the part alone answers.
         (
