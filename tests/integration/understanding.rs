@@ -2046,3 +2046,26 @@ fn putting_study_off_is_not_finishing() {
         &["补学"],
     );
 }
+
+#[test]
+fn which_three_topics_applying_for_credit_and_a_square_misspelt() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "那个啥我同事说公需课今年有三个专题是哪三个啊我只记得一个职业道德的",
+        "public_topics",
+        &["三大高地"],
+    );
+    answers_with(
+        &r,
+        "Do I need to apply for credit after finishing the public courses?",
+        "public_how",
+        &["无需"],
+    );
+    answers_with(
+        &r,
+        "专业课广长在哪里找",
+        "professional_online",
+        &["专业课广场"],
+    );
+}
