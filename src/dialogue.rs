@@ -376,7 +376,8 @@ impl Responder {
                     // Each reading is matched once: the part alone and with its
                     // context serve both the gap checks and the tries.
                     let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
-                    let alone_match_words = alone_reading
+                    // The part's own words of two characters or more.
+                    let alone_words = alone_reading
                         .features
                         .words
                         .iter()
@@ -442,7 +443,7 @@ impl Responder {
                     // A bare ask with nothing of its own ("…也要学吗？要学多少")
                     // asks about the message's topic: the whole message's best
                     // entry not answered yet, when it is a real candidate.
-                    let bare = alone_match_words == 0 && !alone_asks_empty;
+                    let bare = alone_words == 0 && !alone_asks_empty;
                     let found = found.or_else(|| {
                         bare.then(|| {
                             whole.ranked.iter().find(|(e, s)| {
