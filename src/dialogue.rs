@@ -376,14 +376,9 @@ impl Responder {
                     // Each reading is matched once: the part alone and with its
                     // context serve both the gap checks and the tries.
                     let is_gap = |i: &usize| self.kb.entries[*i].kind == EntryKind::Gap;
-                    // The part's own words of two characters or more.
-                    let alone_words = alone_reading
-                        .features
-                        .words
-                        .iter()
-                        .filter(|w| w.chars().count() >= 2)
-                        .count();
-                    let alone_asks_empty = alone_reading.features.asks.is_empty();
+                    // A bare ask: a kind of question, no word of its own.
+                    let bare_ask = !alone_reading.features.asks.is_empty()
+                        && !alone_reading.features.names_something();
                     let alone_match = self.match_alone(alone_reading, reading.foreign);
                     let alone = self.clear_of(&alone_match);
                     let with_context = std::cell::OnceCell::new();
@@ -443,17 +438,17 @@ impl Responder {
                     // A bare ask with nothing of its own ("…也要学吗？要学多少")
                     // asks about the message's topic: the whole message's best
                     // entry not answered yet, when it is a real candidate.
-                    let bare = alone_words == 0 && !alone_asks_empty;
                     let found = found.or_else(|| {
-                        bare.then(|| {
-                            whole.ranked.iter().find(|(e, s)| {
-                                !parts.contains(e)
-                                    && self.kb.entries[*e].kind == EntryKind::Answer
-                                    && *s >= self.matcher.thresholds.candidates
+                        bare_ask
+                            .then(|| {
+                                whole.ranked.iter().find(|(e, s)| {
+                                    !parts.contains(e)
+                                        && self.kb.entries[*e].kind == EntryKind::Answer
+                                        && *s >= self.matcher.thresholds.candidates
+                                })
                             })
-                        })
-                        .flatten()
-                        .map(|(e, _)| *e)
+                            .flatten()
+                            .map(|(e, _)| *e)
                     });
                     if let Some(i) = found
                         && !parts.contains(&i)
@@ -587,13 +582,15 @@ impl Responder {
             // deadline"): the whole's answer, unless that is the second
             // half's; then the half's own sure match.
             let left_entry = sure(left).or_else(|| {
-                if self.matcher.read(left).features.asks.is_empty() {
+                let r = self.matcher.read(left);
+                if r.features.asks.is_empty() {
                     return None;
                 }
                 match whole.decision {
                     Decision::Answer(w) if whole.score >= SURE_PART && w != b => Some(w),
                     Decision::Answer(_) => {
-                        let m = self.matcher.find(left);
+                        // The half as read above, not read again.
+                        let m = self.matcher.find_reading(&r);
                         match m.decision {
                             Decision::Answer(i) if m.score >= SURE_PART => Some(i),
                             _ => None,
@@ -640,8 +637,7 @@ impl Responder {
             let left = self
                 .matcher
                 .residual(current.as_ref().unwrap_or(reading), doc);
-            let substantial = left.features.words.iter().any(|w| w.chars().count() >= 2);
-            if left.features.asks.is_empty() || !substantial {
+            if left.features.asks.is_empty() || !left.features.names_something() {
                 break;
             }
             // What is left must name something: a subject of its own (专业课

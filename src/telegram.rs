@@ -447,12 +447,8 @@ impl crate::delivery::Sender for Telegram {
 
 /// Status and body as a result.
 fn classify<R: DeserializeOwned>(status: u16, body: &[u8]) -> Result<R, CallError> {
-    let snippet = || {
-        String::from_utf8_lossy(&body[..body.len().min(120)])
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let snippet =
+        || crate::text::single_spaced(&String::from_utf8_lossy(&body[..body.len().min(120)]));
     let env: Envelope<R> = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(_) if status >= 500 => return Err(CallError::Server(status, snippet())),

@@ -91,6 +91,12 @@ pub struct Features {
 }
 
 impl Features {
+    /// Does the text hold a word of two characters or more? A bare 学 or
+    /// 谁 names nothing to match on.
+    pub fn names_something(&self) -> bool {
+        self.words.iter().any(|w| w.chars().count() >= 2)
+    }
+
     /// Is `start..end` of the normalised text read across words, cutting a
     /// word at each end (少学 in 多少 / 学时)? A part of one word (认定 in
     /// 学时认定) or a phrase ending with a word (能免 in 能不能 / 免) is not.
@@ -614,7 +620,7 @@ impl Homophones {
 
 /// Words separated by one space, no space at either end (in one pass: this
 /// runs on every text read).
-fn single_spaced(text: &str) -> String {
+pub fn single_spaced(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for w in text.split_whitespace() {
         if !out.is_empty() {

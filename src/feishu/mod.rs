@@ -592,7 +592,7 @@ fn text_of(m: &Message, me: Option<&str>) -> Option<String> {
         };
         text = text.replace(&x.key, &with);
     }
-    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    Some(crate::text::single_spaced(&text))
 }
 
 /// The process is stopping: the message stays stored.
