@@ -720,6 +720,18 @@ impl Responder {
     /// The reply for the entries of a message, in the year chosen.
     fn compose(&self, parts: &[usize], choice: YearChoice, runner_up: Option<usize>) -> Reply {
         let newest: Vec<&Entry> = parts.iter().map(|&i| &self.kb.entries[i]).collect();
+        // A part that the reply's summary entry already answers says it
+        // twice ("公需课要申报吗？专业课呢" with where_both): the summary stays.
+        let summarised = |e: &Entry| {
+            e.summary
+                .as_ref()
+                .is_some_and(|s| newest.iter().any(|o| &o.id == s))
+        };
+        let newest: Vec<&Entry> = if newest.iter().any(|e| summarised(e)) {
+            newest.iter().copied().filter(|e| !summarised(e)).collect()
+        } else {
+            newest
+        };
         let year = match choice {
             YearChoice::Loaded(y) => y,
             _ => self.kb.facts.year,

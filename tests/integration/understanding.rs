@@ -528,8 +528,9 @@ fn other_trainings_are_a_gap_and_a_platform_fault_goes_to_the_hotline() {
     let r = at("2026-11-29");
     let reply = r.ask("新入职的岗前培训能算进继续教育学时吗");
     assert_eq!(reply.parts, vec!["gap_other_training".to_string()]);
+    // The how-to of public courses, holding the hotline for the fault.
     let reply = r.ask("公需课学完了 平台上没显示学时 咋整");
-    assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
+    assert!(reply.text.contains("0791-12333"), "{}", reply.text);
 }
 
 #[test]
@@ -2067,5 +2068,95 @@ fn which_three_topics_applying_for_credit_and_a_square_misspelt() {
         "专业课广长在哪里找",
         "professional_online",
         &["专业课广场"],
+    );
+}
+
+#[test]
+fn each_item_of_a_numbered_list_is_asked() {
+    let r = at("2026-11-29");
+    for (q, parts) in [
+        (
+            "想问三件事：1.公需课要多少学时 2.截止日期 3.登录网址",
+            vec!["public_hours", "deadline", "login"],
+        ),
+        // The bare number is no word: "1" must not pull 转1 in.
+        (
+            "①截止日期 ②专业课平台",
+            vec!["deadline", "professional_online"],
+        ),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.parts, parts, "{q}: {}", reply.text);
+    }
+    // One numbered item is no list: a section or a date.
+    assert_eq!(r.clauses("1.公需课学时够了吗").len(), 1);
+}
+
+#[test]
+fn a_condition_opens_the_second_question() {
+    let r = at("2026-11-29");
+    let q = "我们是民办学校的要不要参加继续教育如果要参加的话公需课在哪学";
+    let reply = r.ask(q);
+    assert_eq!(
+        reply.parts,
+        vec!["audience", "public_how"],
+        "{q}: {}",
+        reply.text
+    );
+}
+
+#[test]
+fn a_result_told_in_the_chat_asks_what_it_converts_to() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "我今年拿了一个发明专利",
+        "conversion_what",
+        &["折算学时申报"],
+    );
+    // Fewer hours by a project is the conversion, not an exemption.
+    answers_with(
+        &r,
+        "主持了一个市厅级课题项目，学时能少学一点吗",
+        "conversion_what",
+        &["折算"],
+    );
+    // Where to publish is no question of the guide.
+    declines(&r, "论文发表在哪个期刊比较容易");
+}
+
+#[test]
+fn a_summary_in_the_reply_is_not_repeated_by_its_items() {
+    let r = at("2026-11-29");
+    // The total's answer gives both parts' minimums: said once.
+    let reply = r.ask("公需课要多少学时？专业课呢？总共要多少？");
+    assert_eq!(reply.parts, vec!["hours_total"], "{}", reply.text);
+    assert_eq!(reply.text.matches("90").count(), 1, "{}", reply.text);
+    let reply = r.ask("三个平台都叫什么名字，师大那个电话多少");
+    assert_eq!(reply.parts, vec!["platforms"], "{}", reply.text);
+    assert!(reply.text.contains("4006660656"), "{}", reply.text);
+}
+
+#[test]
+fn hours_going_straight_into_the_account_and_filing_by_hand() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "专业课学完了学时会直接进个人账户吗",
+        "professional_online",
+        &["直接计入个人学习账户"],
+    );
+    answers_with(
+        &r,
+        "公需课学完了要手动报吗",
+        "public_how",
+        &["无需个人申报"],
+    );
+    // Hours not showing: the how-to says no filing and gives the hotline.
+    answers_with(
+        &r,
+        "公需课考试过了学时没显示，是不是要手动申报",
+        "public_how",
+        &["无需个人申报", "12333"],
     );
 }
