@@ -294,14 +294,18 @@ impl Responder {
                     // A story already telling the date the entry gives
                     // ("学校通知25号才发，离截止还有几天") knows it: a
                     // question about a date asks another, if clearly.
-                    match self
-                        .tells_date_of(&one.context, i)
+                    // Nor does a sentence of the notice quoted before the
+                    // question ("通知里说“…逾期…补学”，那截止日期是哪天"):
+                    // what it says is known, the question asks what follows.
+                    let quoted = quotes_notice(&one.context);
+                    match (quoted || self.tells_date_of(&one.context, i))
                         .then(|| self.matcher.read(&one.text))
                         .filter(|r| {
-                            r.features
-                                .asks
-                                .iter()
-                                .any(|a| matches!(a.as_str(), "when" | "whether" | "duration"))
+                            quoted
+                                || r.features
+                                    .asks
+                                    .iter()
+                                    .any(|a| matches!(a.as_str(), "when" | "whether" | "duration"))
                         })
                         .and_then(|r| self.clear_reading(r, reading.foreign))
                         .filter(|&j| j != i)
@@ -1008,6 +1012,17 @@ impl Reply {
     pub fn choices(&self) -> Vec<&Button> {
         self.buttons.iter().flatten().collect()
     }
+}
+
+/// Is `story` a sentence quoted from the notice ("通知里说“…”",
+/// "文件上写着「…」"): an opening quotation mark after a word of saying?
+fn quotes_notice(story: &str) -> bool {
+    story.find(['“', '「', '"']).is_some_and(|at| {
+        let before = &story[..at];
+        ["说", "写", "规定", "提到", "讲"]
+            .iter()
+            .any(|w| before.contains(w))
+    })
 }
 
 #[cfg(test)]

@@ -2160,3 +2160,33 @@ fn hours_going_straight_into_the_account_and_filing_by_hand() {
         &["无需个人申报", "12333"],
     );
 }
+
+#[test]
+fn pinyin_names_a_cutoff_a_study_card_and_a_quoted_notice() {
+    let r = at("2026-11-29");
+    // Hunan University's platform named in pinyin is no other province.
+    answers_with(
+        &r,
+        "whats the kefu number of the hunan daxue platform?",
+        "platform_2",
+        &["4001911818"],
+    );
+    answers_with(&r, "gongxuke xueshi how many?", "public_hours", &["30"]);
+    // Buying a study card asks what it costs.
+    let reply = r.ask("专业课的学习卡去哪里买");
+    assert_eq!(reply.parts, vec!["gap_fee"], "{}", reply.text);
+    // Whether training the school runs counts: the forms of study.
+    answers_with(
+        &r,
+        "学校统一组织的集中面授算不算专业课学时",
+        "professional_forms",
+        &["集中面授"],
+    );
+    // A sentence of the notice quoted back: the question after it is asked.
+    answers_with(
+        &r,
+        "文件上写着“逾期未完成的应当及时补学”，那原本的截止时间是几号",
+        "deadline",
+        &["12月31日"],
+    );
+}
