@@ -124,6 +124,8 @@ const CLEAR_LEAD: f32 = 0.02;
 /// A message's question read without its story is answered only when its
 /// entry is among the whole message's best few.
 const STORY_TOP: usize = 3;
+/// What every message here is about, lent to a bare ask that names nothing.
+const TOPIC: &str = "继续教育";
 
 /// Each half of "截止时间和网址" must be answered this surely on its own.
 const SURE_PART: f32 = 0.6;
@@ -334,6 +336,14 @@ impl Responder {
                 }
             }
             many => {
+                // Words of other topics count where a question holds them
+                // ("这个月工资什么时候发"), not in a story around one
+                // ("最近期末事情特别多…截止是哪天").
+                let foreign = if reading.foreign == 0 {
+                    0
+                } else {
+                    many.iter().map(|c| self.matcher.foreign_in(&c.text)).sum()
+                };
                 let mut carry = String::new();
                 // The previous part's question and subject, for a part that
                 // names only a subject ("专业课呢").
@@ -383,20 +393,25 @@ impl Responder {
                     // A bare ask: a kind of question, no word of its own.
                     let bare_ask = !alone_reading.features.asks.is_empty()
                         && !alone_reading.features.names_something();
-                    let alone_match = self.match_alone(alone_reading, reading.foreign);
+                    let asks_fact = alone_reading
+                        .features
+                        .asks
+                        .iter()
+                        .any(|a| matches!(a.as_str(), "where" | "when" | "howmany"));
+                    // Kept for a part running two questions together.
+                    let alone_words = alone_reading.clone();
+                    let alone_match = self.match_alone(alone_reading, foreign);
                     let alone = self.clear_of(&alone_match);
                     let with_context = std::cell::OnceCell::new();
-                    let with_context = || {
-                        *with_context
-                            .get_or_init(|| self.clear_answer(&in_context, reading.foreign))
-                    };
+                    let with_context =
+                        || *with_context.get_or_init(|| self.clear_answer(&in_context, foreign));
                     let clear = |t: &String| {
                         if *t == c.text {
                             alone
                         } else if *t == in_context {
                             with_context()
                         } else {
-                            self.clear_answer(t, reading.foreign)
+                            self.clear_answer(t, foreign)
                         }
                     };
                     // What the guide does not say needs no subject: "收费吗"
@@ -453,11 +468,43 @@ impl Responder {
                             })
                             .flatten()
                             .map(|(e, _)| *e)
+                            // Nothing fits well enough: the topic of every
+                            // message here is continuing education ("今年要学
+                            // 多少学时 去哪学").
+                            // Only after a question answered, for a where,
+                            // when or how many.
+                            .or_else(|| {
+                                (!parts.is_empty() && asks_fact)
+                                    .then(|| {
+                                        let r = self.matcher.read(&format!("{TOPIC} {}", c.text));
+                                        match self.match_alone(r, foreign).decision {
+                                            Decision::Answer(e) => Some(e),
+                                            _ => None,
+                                        }
+                                    })
+                                    .flatten()
+                                    .filter(|e| !parts.contains(e))
+                            })
                     });
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {
                         parts.push(i);
+                        // A part answered alone may run on with a
+                        // conjunction ("like how many hours do i need and by
+                        // when"): what is left of it.
+                        if alone == Some(i)
+                            && self
+                                .conjunctions
+                                .as_ref()
+                                .is_some_and(|ac| ac.is_match(&c.text))
+                        {
+                            for j in self.more_questions(&c.text, &alone_words, &alone_match) {
+                                if !parts.contains(&j) {
+                                    parts.push(j);
+                                }
+                            }
+                        }
                     }
                     previous = Some((c.text.clone(), own.clone()));
                     if !own.is_empty() {

@@ -103,6 +103,9 @@ const INSUBSTANTIAL_PENALTY: f32 = 0.4;
 /// A gap entry whose required words a question holds comes first when
 /// this close to the best.
 const GAP_LEAD: f32 = 0.3;
+/// A figure offered for confirmation shares little with the entry that
+/// corrects it ("截止是11月底对吧"): a lone candidate this good answers.
+const CONFIRM_FLOOR: f32 = 0.33;
 /// Entries within this of the best are offered beside it.
 const CLOSE: f32 = 0.15;
 /// Scales an entry whose required words the question lacks.
@@ -629,6 +632,12 @@ impl Matcher {
             .join(" ")
     }
 
+    /// How many words of other topics a text holds, as its reading counts
+    /// them.
+    pub fn foreign_in(&self, text: &str) -> i32 {
+        self.foreign_words(&crate::text::prepare(text))
+    }
+
     /// How many words of other topics the (prepared) question holds.
     fn foreign_words(&self, prepared: &str) -> i32 {
         self.foreign.as_ref().map_or(0, |ac| {
@@ -1054,6 +1063,7 @@ impl Matcher {
                 })
             })
             .collect();
+        let confirming = reading.features.asks.iter().any(|a| a == "confirm");
         let decision = if top >= t.answer && (top - second >= t.margin || (top >= t.sure && !vague))
         {
             Decision::Answer(ranked[0].0)
@@ -1064,19 +1074,23 @@ impl Matcher {
                 ranked.insert(0, (e, top));
             }
             Decision::Answer(h)
-        } else if top >= t.candidates {
+        } else if top >= t.candidates || (confirming && top >= CONFIRM_FLOOR) {
+            let floor = t.candidates.min(top);
             let close: Vec<usize> = ranked
                 .iter()
                 .take(3)
-                .filter(|(_, s)| *s >= t.candidates && top - *s <= CLOSE)
+                .filter(|(_, s)| *s >= floor && top - *s <= CLOSE)
                 .map(|(e, _)| *e)
                 .collect();
             // A figure or fact offered for confirmation ("学够50学时就行了
             // 对吧") shares little with the entry that corrects it: a lone
             // candidate answers it, the answer giving the guide's figure.
-            let confirming = reading.features.asks.iter().any(|a| a == "confirm");
+            // With its own summary close by ("一年80学时就够了对吧": the
+            // total and public hours), the summary corrects it.
+            let summarised = |a: usize, b: usize| self.summary[b] == Some(a);
             match close.as_slice() {
                 [one] if top >= t.lone || confirming => Decision::Answer(*one),
+                [a, b] if confirming && summarised(*a, *b) => Decision::Answer(*a),
                 _ => Decision::Candidates(close),
             }
         } else {

@@ -852,6 +852,20 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
             Some((end, true)) => part[end..].trim().to_string(),
             _ => part,
         };
+        // "…是不是马上就加学时，还是要有人审批的": the other half of an
+        // either-or question right after it belongs to it.
+        if let Some(last) = out.last_mut()
+            && context.is_empty()
+            && item.is_none()
+            && part.starts_with("还是")
+            && !markers.is_question(&part)
+            // Split at 吗 ("要学满吗还是少点"), the two stay as they were.
+            && !last.text.ends_with(['吗', '呢', '啊', '呀', '嘛'])
+        {
+            last.text.push(' ');
+            last.text.push_str(&part);
+            continue;
+        }
         if item.is_some() || markers.is_question(&part) || markers.opens_question(&part) {
             out.push(Clause {
                 text: part,

@@ -2190,3 +2190,76 @@ fn pinyin_names_a_cutoff_a_study_card_and_a_quoted_notice() {
         &["12月31日"],
     );
 }
+
+#[test]
+fn a_busy_term_in_the_story_does_not_hide_the_question() {
+    let r = at("2026-11-29");
+    // 期末 is a word of school admin; here it is only why the teacher is
+    // late (a message of several parts: a story in one part does not count
+    // against the question in another).
+    let reply = r.ask(
+        "喂喂，能听到吗，呃我是学院财经系的，最近期末事情特别多，又要出卷子，然后突然想起来继续教育还没弄，我就想问问今年的学时最晚到哪一天截止啊，是不是过了元旦也还行？",
+    );
+    assert_eq!(
+        reply.parts.first().map(String::as_str),
+        Some("deadline"),
+        "{}",
+        reply.text
+    );
+    // In the question itself it still counts: salary day is no CE question.
+    declines(&r, "就是这个月工资什么时候发 人事处有没有说");
+}
+
+#[test]
+fn the_other_half_of_an_either_or_question_stays_with_it() {
+    let r = at("2026-11-29");
+    let c = r.clauses("我想知道提交了以后是不是马上就加学时，还是要有人审批的");
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(c[0].text.ends_with("还是要有人审批的"), "{c:?}");
+    answers_with(
+        &r,
+        "论文证书上传到平台申报折算了，等了好几天状态没变，我想知道提交了以后是不是马上就加学时，还是要有人审批的",
+        "conversion_what",
+        &["审核"],
+    );
+}
+
+#[test]
+fn a_wrong_figure_offered_for_confirmation_is_corrected() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "我们系有位老师说一年80学时就够了，是这样吗？",
+        "hours_total",
+        &["90"],
+    );
+    answers_with(&r, "截止是11月底对吧？", "deadline", &["12月31日"]);
+}
+
+#[test]
+fn a_bare_where_after_an_answered_question_asks_about_continuing_education() {
+    let r = at("2026-11-29");
+    let reply = r.ask("帮新入职的同事问下 他是高职院校的专任教师 今年要学多少学时 去哪学");
+    assert_eq!(
+        reply.parts,
+        vec!["hours_total", "where_both"],
+        "{}",
+        reply.text
+    );
+    // Alone, or as small talk, it is not lent the topic.
+    declines(&r, "在吗在吗");
+}
+
+#[test]
+fn a_part_running_two_questions_together_gets_both() {
+    let r = at("2026-11-29");
+    let reply = r.ask(
+        "hey so i just joined a vocational college as a lab technician, my boss says i need to do this continuing education thing, like how many hours total do i need and by when?? thx",
+    );
+    assert_eq!(
+        reply.parts,
+        vec!["hours_total", "deadline"],
+        "{}",
+        reply.text
+    );
+}
