@@ -2263,3 +2263,24 @@ fn a_part_running_two_questions_together_gets_both() {
         reply.text
     );
 }
+
+#[test]
+fn then_opens_the_next_question_and_english_hours_are_hours() {
+    let r = at("2026-11-29");
+    let reply = r.ask("我想确认一下今年公需课多少专业课多少然后最晚什么时候必须完成");
+    assert_eq!(
+        reply.parts,
+        vec!["hours_total", "deadline"],
+        "{}",
+        reply.text
+    );
+    let reply =
+        r.ask("I teach at a vocational school. How many hours of professional courses do I need?");
+    assert!(reply.text.contains("60"), "{}", reply.text);
+    assert_ne!(
+        reply.matched.as_deref(),
+        Some("professional_online"),
+        "{}",
+        reply.text
+    );
+}
