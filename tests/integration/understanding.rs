@@ -2284,3 +2284,20 @@ fn then_opens_the_next_question_and_english_hours_are_hours() {
         reply.text
     );
 }
+
+#[test]
+fn what_a_number_is_for_names_its_line() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "0791-12333这个号是干嘛的？",
+        "hotline",
+        &["职称和继续教育专席"],
+    );
+    answers_with(
+        &r,
+        "4008039966这个号是干嘛的",
+        "platform_1",
+        &["北京网梯科技"],
+    );
+}
