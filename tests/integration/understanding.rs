@@ -2301,3 +2301,13 @@ fn what_a_number_is_for_names_its_line() {
         &["北京网梯科技"],
     );
 }
+
+#[test]
+fn platform_support_or_the_hotline_and_an_operators_investors() {
+    let r = at("2026-11-29");
+    let reply = r.ask("平台卡住了是打12333还是打平台客服？");
+    assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
+    assert!(reply.text.contains("4008039966"), "{}", reply.text);
+    declines(&r, "江西专技在线是哪个老板投资的，效益好不好");
+    declines(&r, "我想考湖南大学的在职研究生 怎么报名");
+}
