@@ -399,7 +399,11 @@ impl Responder {
                         .iter()
                         .any(|a| matches!(a.as_str(), "where" | "when" | "howmany"));
                     // Kept for a part running two questions together.
-                    let alone_words = alone_reading.clone();
+                    let runs_on = self
+                        .conjunctions
+                        .as_ref()
+                        .is_some_and(|ac| ac.is_match(&c.text));
+                    let alone_words = runs_on.then(|| alone_reading.clone());
                     let alone_match = self.match_alone(alone_reading, foreign);
                     let alone = self.clear_of(&alone_match);
                     let with_context = std::cell::OnceCell::new();
@@ -470,9 +474,8 @@ impl Responder {
                             .map(|(e, _)| *e)
                             // Nothing fits well enough: the topic of every
                             // message here is continuing education ("今年要学
-                            // 多少学时 去哪学").
-                            // Only after a question answered, for a where,
-                            // when or how many.
+                            // 多少学时 去哪学"), for a where, when or how many
+                            // after a question answered.
                             .or_else(|| {
                                 (!parts.is_empty() && asks_fact)
                                     .then(|| {
@@ -494,12 +497,9 @@ impl Responder {
                         // conjunction ("like how many hours do i need and by
                         // when"): what is left of it.
                         if alone == Some(i)
-                            && self
-                                .conjunctions
-                                .as_ref()
-                                .is_some_and(|ac| ac.is_match(&c.text))
+                            && let Some(words) = &alone_words
                         {
-                            for j in self.more_questions(&c.text, &alone_words, &alone_match) {
+                            for j in self.more_questions(&c.text, words, &alone_match) {
                                 if !parts.contains(&j) {
                                     parts.push(j);
                                 }
