@@ -447,11 +447,16 @@ pub fn years(
                     .parse::<i32>()
                     .ok()
                     .filter(|_| near(after) || beside(after)),
-                // "2025 专题", "topics 2025": a bare year-like number.
-                (4, None) => digits
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|y| (2000..=2099).contains(y) && about(rest)),
+                // "2025 专题", "topics 2025": a bare year-like number; in
+                // English also after what it qualifies ("the topics for
+                // 2025"), when the text names the domain.
+                (4, None) => digits.parse::<i32>().ok().filter(|y| {
+                    let before = normalized[..start].trim_end();
+                    (2000..=2099).contains(y)
+                        && (about(rest)
+                            || ((before.ends_with(" for") || before.ends_with(" of"))
+                                && mentions_domain(normalized)))
+                }),
                 // "24年公需": the century is understood.
                 (2, Some(after)) => digits
                     .parse::<i32>()

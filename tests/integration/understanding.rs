@@ -2311,3 +2311,20 @@ fn platform_support_or_the_hotline_and_an_operators_investors() {
     declines(&r, "江西专技在线是哪个老板投资的，效益好不好");
     declines(&r, "我想考湖南大学的在职研究生 怎么报名");
 }
+
+#[test]
+fn a_year_after_what_it_qualifies_in_english_is_asked() {
+    let r = at("2026-11-29");
+    let reply = r.ask("What are the public course topics for 2025 in Jiangxi?");
+    assert!(reply.matched.is_none(), "{}", reply.text);
+    assert!(reply.text.contains("没有2025年度的"), "{}", reply.text);
+    // A year the asker joined in is no guide asked for.
+    let reply =
+        r.ask("I started working here in 2025, how many hours of continuing education do I need?");
+    assert_eq!(
+        reply.matched.as_deref(),
+        Some("hours_total"),
+        "{}",
+        reply.text
+    );
+}
