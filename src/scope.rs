@@ -717,6 +717,11 @@ impl Markers {
     /// number ("2.", "②": no word, left out of what is matched; "1" would
     /// match "转1") rather than words ("第二个").
     fn item_marker(&self, part: &str) -> Option<(usize, bool)> {
+        // Most parts open with no list number: not searched.
+        let first = part.chars().next()?;
+        if !(first.is_ascii_digit() || ('①'..='⑩').contains(&first) || first == '第') {
+            return None;
+        }
         let m = self.starts.as_ref()?.find(part)?;
         let marker = &part[m.range()];
         let number = marker.starts_with(|c: char| c.is_ascii_digit() || ('①'..='⑩').contains(&c));
