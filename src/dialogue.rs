@@ -764,8 +764,13 @@ impl Responder {
             return None;
         };
         let second = m.ranked.get(1).map_or(0.0, |r| r.1);
-        // A menu topic's overview answer is safe even in a tie.
-        (m.score - second >= CLEAR_LEAD || self.matcher.is_overview(i)).then_some(i)
+        // A menu topic's overview answer is safe even in a tie; so is the
+        // summary two of its items led to ("继续教育到底要在哪里学": where
+        // both kinds of course are studied).
+        (m.score - second >= CLEAR_LEAD
+            || self.matcher.is_overview(i)
+            || (self.matcher.is_summary(i) && m.ranked.first().is_some_and(|r| r.0 == i)))
+        .then_some(i)
     }
 
     /// The reply for the entries of a message, in the year chosen.

@@ -560,6 +560,12 @@ impl Matcher {
         self.summary.get(entry).copied().flatten()
     }
 
+    /// Does this entry sum up others (the total hours; where both kinds
+    /// of course are studied)?
+    pub fn is_summary(&self, entry: usize) -> bool {
+        self.summary.contains(&Some(entry))
+    }
+
     /// Does (normalised) text start with a word of the knowledge base?
     pub fn starts_with_domain_word(&self, text: &str) -> bool {
         self.words

@@ -2328,3 +2328,41 @@ fn a_year_after_what_it_qualifies_in_english_is_asked() {
         reply.text
     );
 }
+
+#[test]
+fn faults_and_whether_a_units_training_counts() {
+    let r = at("2026-11-29");
+    // Whether it counts is the forms of study, not the units' duties.
+    answers_with(
+        &r,
+        "学院寒假组织了一次集中培训讲新方法的，能不能算到专业课学时里",
+        "professional_forms",
+        &["集中面授"],
+    );
+    // A platform's line that does not answer: the provincial hotline.
+    answers_with(
+        &r,
+        "湖大平台客服一直打不通，有没有省里的电话",
+        "hotline",
+        &["12333"],
+    );
+    // A stalled video is a fault, not a question of a course's hours.
+    answers_with(
+        &r,
+        "看课一直卡在一个视频不动，该找谁",
+        "hotline",
+        &["12333"],
+    );
+}
+
+#[test]
+fn a_part_led_to_a_summary_by_two_of_its_items_is_clear() {
+    let r = at("2026-11-29");
+    let reply = r.ask("公需课和专业课是不是都在同一个地方学然后学完了要不要自己再去报学时");
+    assert_eq!(
+        reply.parts.first().map(String::as_str),
+        Some("where_both"),
+        "{}",
+        reply.text
+    );
+}
