@@ -336,26 +336,29 @@ impl Responder {
                 }
             }
             many => {
+                // Each part read once: its normalised text serves the
+                // subjects, its reading the match alone.
+                let readings: Vec<crate::matcher::Reading> =
+                    many.iter().map(|c| self.matcher.read(&c.text)).collect();
                 // Words of other topics count where a question holds them
                 // ("这个月工资什么时候发"), not in a story around one
                 // ("最近期末事情特别多…截止是哪天").
-                let foreign = if reading.foreign == 0 {
+                // None in the whole message, none in its parts.
+                let foreign: i32 = if reading.foreign == 0 {
                     0
                 } else {
-                    many.iter().map(|c| self.matcher.foreign_in(&c.text)).sum()
+                    readings.iter().map(|r| r.foreign).sum()
                 };
                 let mut carry = String::new();
                 // The previous part's question and subject, for a part that
                 // names only a subject ("专业课呢").
                 let mut previous: Option<(String, String)> = None;
-                for c in many {
+                for (c, alone_reading) in many.iter().zip(readings) {
                     // Alone, then with its context ("我们是中职学校的"). A part
                     // without a subject of its own asks about the one its
                     // context names ("参加学校组织的面授培训 学时怎么录") or
                     // the question before it ("在哪学" after "公需课要多少学时").
                     let normalize = |t: &str| self.matcher.analyzer().normalize(t);
-                    // Read once: its normalised text serves the subjects.
-                    let alone_reading = self.matcher.read(&c.text);
                     let normalized = alone_reading.normalized.clone();
                     let own = self.matcher.subjects_of(&normalized);
                     let borrowed = match self.matcher.subjects_of(&normalize(&c.context)) {

@@ -638,12 +638,6 @@ impl Matcher {
             .join(" ")
     }
 
-    /// How many words of other topics a text holds, as its reading counts
-    /// them.
-    pub fn foreign_in(&self, text: &str) -> i32 {
-        self.foreign_words(&crate::text::prepare(text))
-    }
-
     /// How many words of other topics the (prepared) question holds.
     fn foreign_words(&self, prepared: &str) -> i32 {
         self.foreign.as_ref().map_or(0, |ac| {

@@ -707,24 +707,21 @@ impl Markers {
     }
 
     /// A part opened by a list's number ("2.截止时间", "②网址", "第二个")
-    /// with something after it: in a numbered list each item is asked,
-    /// though a bare noun phrase holds no question word.
-    fn numbered_item(&self, part: &str) -> bool {
-        self.item_marker(part).is_some()
-    }
-
-    /// The list number opening a numbered item, and whether it is a bare
-    /// number ("2.", "②": no word, left out of what is matched; "1" would
-    /// match "转1") rather than words ("第二个").
+    /// with something after it (in a numbered list each item is asked,
+    /// though a bare noun phrase holds no question word): where the number
+    /// ends, and whether it is a bare number ("2.", "②": no word, left out
+    /// of what is matched; "1" would match "转1") rather than words
+    /// ("第二个").
     fn item_marker(&self, part: &str) -> Option<(usize, bool)> {
+        let number = |c: char| c.is_ascii_digit() || ('①'..='⑩').contains(&c);
         // Most parts open with no list number: not searched.
         let first = part.chars().next()?;
-        if !(first.is_ascii_digit() || ('①'..='⑩').contains(&first) || first == '第') {
+        if !(number(first) || first == '第') {
             return None;
         }
         let m = self.starts.as_ref()?.find(part)?;
         let marker = &part[m.range()];
-        let number = marker.starts_with(|c: char| c.is_ascii_digit() || ('①'..='⑩').contains(&c));
+        let number = marker.starts_with(number);
         let listed = number || marker.starts_with('第');
         (m.start() == 0 && listed && part[m.end()..].trim().chars().count() >= 2)
             .then_some((m.end(), number))
@@ -848,16 +845,14 @@ pub fn clauses(text: &str, markers: &Markers) -> Vec<Clause> {
     }
     let mut out: Vec<Clause> = Vec::new();
     let mut context: Vec<String> = Vec::new();
+    let items: Vec<Option<(usize, bool)>> =
+        raw.iter().map(|p| markers.item_marker(p.trim())).collect();
     // One numbered item could be a date or a section ("1.公需课"); two make
     // a list of questions.
-    let list = raw
-        .iter()
-        .filter(|p| markers.numbered_item(p.trim()))
-        .count()
-        >= 2;
-    for part in raw {
+    let list = items.iter().flatten().count() >= 2;
+    for (part, item) in raw.into_iter().zip(items) {
         let part = part.trim().to_string();
-        let item = list.then(|| markers.item_marker(&part)).flatten();
+        let item = item.filter(|_| list);
         let part = match item {
             Some((end, true)) => part[end..].trim().to_string(),
             _ => part,
