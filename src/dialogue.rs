@@ -139,6 +139,10 @@ const LONG_MESSAGE_CHARS: usize = 25;
 /// Most questions one message may hold and get answered.
 const MAX_PARTS: usize = 3;
 
+/// Words pointing back at what the story before a question named: "这些能
+/// 直接抵学时吗" after 课题 and 论文 asks about those, read with the story.
+const POINTS_BACK: [&str; 6] = ["这些", "这种", "这类", "这样的", "这几", "上述"];
+
 pub struct Responder {
     kb: Arc<Kb>,
     matcher: Matcher,
@@ -379,8 +383,12 @@ impl Responder {
                         })
                     });
                     let in_context = format!("{} {}", c.context, c.text);
+                    let points_back =
+                        !c.context.is_empty() && POINTS_BACK.iter().any(|w| c.text.contains(w));
                     let tries: Vec<String> = if let Some(t) = elliptical {
                         vec![t, c.text.clone()]
+                    } else if !own.is_empty() && points_back {
+                        vec![in_context.clone(), c.text.clone()]
                     } else if !own.is_empty() || borrowed.is_empty() {
                         vec![c.text.clone(), in_context.clone()]
                     } else {
@@ -510,6 +518,12 @@ impl Responder {
                         }
                     }
                     previous = Some((c.text.clone(), own.clone()));
+                    // What a part points back at is its subject too.
+                    let own = if points_back && !own.is_empty() {
+                        self.matcher.subjects_of(&normalize(&in_context))
+                    } else {
+                        own
+                    };
                     if !own.is_empty() {
                         carry = own;
                     }

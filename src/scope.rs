@@ -521,7 +521,7 @@ const PAST_AFTER: [&str; 8] = [
 /// How a message with no question word can still ask yes or no, by its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
-    /// "这个也要学？", "要考试不", "学完没", "学校要给时间学伐", "独立学院也要学么".
+    /// "这个也要学？", "要考试不", "学完没", "学完冇", "学校要给时间学伐", "独立学院也要学么".
     Whether,
     /// A figure offered for confirmation: "是转2再按8吧".
     Confirm,
@@ -544,7 +544,8 @@ pub fn yes_no_ending(text: &str) -> Option<Ending> {
         // 伐 is 吗 in the dialects of Jiangxi's neighbours.
         '伐' => Some(Ending::Whether),
         '么' if !"什怎这那多要".contains(*before) => Some(Ending::Whether),
-        '不' | '没' if core.len() >= 3 && !"还都也并就我你他她很太".contains(*before) => {
+        // 冇 is 没 in Gan and Cantonese ("还有得救冇").
+        '不' | '没' | '冇' if core.len() >= 3 && !"还都也并就我你他她很太".contains(*before) => {
             Some(Ending::Whether)
         }
         _ => None,
@@ -926,6 +927,8 @@ mod tests {
             ("这个也要学？", Some(Whether)),
             ("要考试不", Some(Whether)),
             ("学完没。", Some(Whether)),
+            ("还有得救冇", Some(Whether)),
+            ("我还冇", None),
             ("学校要给时间学伐", Some(Whether)),
             ("独立学院也要学么", Some(Whether)),
             ("是转2再按8吧", Some(Confirm)),

@@ -877,6 +877,19 @@ fn join_phone_groups(text: &str) -> String {
     let mut i = 0;
     while i < words.len() {
         // Whole-digit words, then one that may only start with digits.
+        // A number said digit by digit ("1 2 3 3 3", voice input): four or
+        // more lone digits in a row, the last maybe running into text.
+        let mut j = i;
+        while j < words.len() && words[j].len() == 1 && lead(words[j]) == 1 {
+            j += 1;
+        }
+        if j - i >= 4 {
+            let last = (j < words.len() && lead(words[j]) == 1).then_some(j);
+            let end = last.map_or(j, |l| l + 1);
+            out.push(words[i..end].concat());
+            i = end;
+            continue;
+        }
         let mut j = i;
         while j < words.len() && words[j].len() >= 3 && lead(words[j]) == words[j].len() {
             j += 1;
@@ -1019,6 +1032,11 @@ mod tests {
         assert_eq!(prepare("0791 12333转1"), "079112333转1");
         assert_eq!(prepare("是90 30 60吗"), "是90 30 60吗");
         assert_eq!(prepare("2024 2025有什么不同"), "2024 2025有什么不同");
+        // Said digit by digit into a voice keyboard.
+        assert_eq!(prepare("1 2 3 3 3 转几"), "12333 转几");
+        assert_eq!(prepare("0 7 9 1 1 2 3 3 3转1"), "079112333转1");
+        // Three lone figures are a list, not a number.
+        assert_eq!(prepare("第1 2 3条"), "第1 2 3条");
     }
 
     #[test]

@@ -2366,3 +2366,33 @@ fn a_part_led_to_a_summary_by_two_of_its_items_is_clear() {
         reply.text
     );
 }
+
+#[test]
+fn a_part_pointing_back_at_its_story_is_read_with_it() {
+    let r = at("2026-11-29");
+    // 这些 are the patent and the book the story names: the conversion,
+    // not the professional courses the part alone names; and the next
+    // part asks where to file them.
+    let reply = r.ask("去年拿了个专利还出了本书。这些能直接抵专业课学时吗？在哪里弄");
+    assert_eq!(
+        reply.parts.first().map(String::as_str),
+        Some("conversion_what"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("折算学时申报"), "{}", reply.text);
+}
+
+#[test]
+fn dialect_words_and_a_number_said_digit_by_digit_are_read() {
+    let r = at("2026-11-29");
+    // 冇 is 没 (有): a yes-no question by its end, a negation inside.
+    answers(&r, "专业课冇学完有得救冇", "late");
+    answers_with(&r, "公需课有啥子专题", "public_topics", &["三大高地"]);
+    answers_with(&r, "打 1 2 3 3 3 要按几号键", "hotline", &["7号键"]);
+    answers(
+        &r,
+        "which sites are on the list for professional courses",
+        "platforms",
+    );
+}
