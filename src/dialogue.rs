@@ -139,6 +139,9 @@ const LONG_MESSAGE_CHARS: usize = 25;
 /// Most questions one message may hold and get answered.
 const MAX_PARTS: usize = 3;
 
+/// Words saying a question is asked of each of two subjects.
+const DISTRIBUTIVE: [&str; 3] = ["分别", "各自", "各是"];
+
 /// Words pointing back at what the story before a question named: "这些能
 /// 直接抵学时吗" after 课题 and 论文 asks about those, read with the story.
 const POINTS_BACK: [&str; 6] = ["这些", "这种", "这类", "这样的", "这几", "上述"];
@@ -294,7 +297,10 @@ impl Responder {
             [one] => {
                 if let Some(claims) = self.claims_confirmed(one, reading) {
                     parts.extend(claims);
-                } else if let Some(two) = self.two_in_one(&one.text, &whole) {
+                } else if let Some(two) = self
+                    .each_of_two(&one.text, reading.foreign)
+                    .or_else(|| self.two_in_one(&one.text, &whole))
+                {
                     parts.extend(two);
                 } else if let Decision::Answer(i) = whole.decision {
                     // A story already telling the date the entry gives
@@ -461,6 +467,16 @@ impl Responder {
                                 .iter()
                                 .any(|&(e, s)| e == i && top - s <= CLEAR_LEAD)
                     };
+                    // One question asked of two subjects: both are asked.
+                    let found = match self.each_of_two(&c.text, foreign) {
+                        Some([a, b]) => {
+                            if !parts.contains(&a) {
+                                parts.push(a);
+                            }
+                            Some(b)
+                        }
+                        None => found,
+                    };
                     let found = match (found, alone) {
                         (Some(i), Some(j))
                             if parts.contains(&i) && !parts.contains(&j) && !near_alone(i, j) =>
@@ -609,6 +625,35 @@ impl Responder {
             }
         }
         Some(parts)
+    }
+
+    /// "公需和专业分别学啥": one question asked of two subjects joined by a
+    /// conjunction, 分别 or 各 saying each is meant. The entries of the
+    /// question asked of each, when both are clear and not the same.
+    fn each_of_two(&self, text: &str, foreign: i32) -> Option<[usize; 2]> {
+        let normalized = self.matcher.analyzer().normalize(text);
+        if !DISTRIBUTIVE.iter().any(|w| normalized.contains(w)) {
+            return None;
+        }
+        self.kb.lexicon.conjunctions.iter().find_map(|c| {
+            let (left, right) = normalized.split_once(c.as_str())?;
+            let left = left.trim();
+            // The first half is a subject only, the second opens with one.
+            let first = self.matcher.subjects_of(left);
+            if first.is_empty() || first != left {
+                return None;
+            }
+            let right = right.trim_start();
+            let second = self.matcher.subjects_of(right);
+            let subject = second.split(' ').find(|s| right.starts_with(*s))?;
+            let asked = &right[subject.len()..];
+            let a = self.clear_answer(&format!("{left}{asked}"), foreign)?;
+            let b = self.clear_answer(right, foreign)?;
+            // Two items of one list: its summary answers both at once.
+            let one_list = self.matcher.summary_of(a).is_some()
+                && self.matcher.summary_of(a) == self.matcher.summary_of(b);
+            (a != b && !one_list).then_some([a, b])
+        })
     }
 
     /// "截止时间和网址": two questions joined by a conjunction, each clearly

@@ -2396,3 +2396,36 @@ fn dialect_words_and_a_number_said_digit_by_digit_are_read() {
         "platforms",
     );
 }
+
+#[test]
+fn one_question_asked_of_two_subjects_is_answered_for_each() {
+    let r = at("2026-11-29");
+    // 分别: the content of each kind of course.
+    let reply = r.ask("公需课和专业课分别学什么内容");
+    assert_eq!(
+        reply.parts,
+        ["public_topics", "professional_content"],
+        "{}",
+        reply.text
+    );
+    // Two items of one list: the list's summary still answers both.
+    answers(&r, "公需课和专业课分别在哪学", "where_both");
+}
+
+#[test]
+fn questions_embedded_after_not_knowing_are_each_asked() {
+    let r = at("2026-11-29");
+    let reply = r.ask("我是新来的实验员不知道专业课在哪里学也不知道专业课要学多少学时");
+    assert_eq!(
+        reply.parts,
+        ["professional_online", "professional_hours"],
+        "{}",
+        reply.text
+    );
+    // Opening hours asked in English are what the guide does not say.
+    says_gap(
+        &r,
+        "is the 12333 line open at weekends",
+        "gap_service_hours",
+    );
+}
