@@ -336,7 +336,10 @@ impl Responder {
                     // not say ("9月份才入职…还是按月份算"): that is asked.
                     parts.push(gap);
                 } else if !one.context.is_empty()
-                    && let Some(i) = self.clear_answer(&one.text, reading.foreign)
+                    && let Some(i) = self.clear_answer(&one.text, reading.foreign).or_else(|| {
+                        self.with_story_subject(one)
+                            .and_then(|t| self.clear_answer(&t, reading.foreign))
+                    })
                     // The story must not draw the message elsewhere:
                     // "今年继续教育能用上吗" after "去年拿了个发明专利" asks
                     // about the patent, which the question alone leaves out.
@@ -553,6 +556,20 @@ impl Responder {
         }
         parts.truncate(MAX_PARTS);
         (parts, whole)
+    }
+
+    /// A question naming no subject, with the subject its story names
+    /// ("视频都看完了 学时怎么记进去": the public courses' crediting),
+    /// for a question unclear alone.
+    fn with_story_subject(&self, c: &crate::scope::Clause) -> Option<String> {
+        let normalize = |t: &str| self.matcher.analyzer().normalize(t);
+        if !self.matcher.subjects_of(&normalize(&c.text)).is_empty() {
+            return None;
+        }
+        match self.matcher.subjects_of(&normalize(&c.context)) {
+            s if s.is_empty() => None,
+            s => Some(format!("{s} {}", c.text)),
+        }
     }
 
     /// Does `story` name a day of the month that entry `i`'s answer gives
@@ -1133,15 +1150,32 @@ impl Reply {
 fn quotes_notice(story: &str) -> bool {
     story.find(['“', '「', '"']).is_some_and(|at| {
         let before = &story[..at];
-        ["说", "写", "规定", "提到", "讲"]
-            .iter()
-            .any(|w| before.contains(w))
+        // A sentence, not a name put in quotes ("讲“三大高地”的专题").
+        let quoted = story[at..]
+            .chars()
+            .skip(1)
+            .take_while(|c| !['”', '」', '"'].contains(c))
+            .count();
+        quoted >= QUOTED_SENTENCE_CHARS
+            && ["说", "写", "规定", "提到", "讲"]
+                .iter()
+                .any(|w| before.contains(w))
     })
 }
+
+/// Fewer characters in quotes are a name or a term, not a sentence quoted.
+const QUOTED_SENTENCE_CHARS: usize = 8;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentence_of_the_notice_is_quoted_a_name_in_quotes_is_not() {
+        assert!(quotes_notice("通知里说“逾期未完成的应当及时补学”"));
+        assert!(!quotes_notice("那个讲“三大高地”的专题"));
+        assert!(!quotes_notice("我看了“三大高地”这一讲"));
+    }
 
     #[test]
     fn callback_data_round_trips_and_rejects_forgeries() {

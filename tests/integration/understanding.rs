@@ -2429,3 +2429,23 @@ fn questions_embedded_after_not_knowing_are_each_asked() {
         "gap_service_hours",
     );
 }
+
+#[test]
+fn a_name_in_quotes_is_no_quoted_notice_and_a_story_lends_its_subject() {
+    let r = at("2026-11-29");
+    // 讲“考察江西” names a topic; no sentence of the notice is quoted.
+    answers_with(
+        &r,
+        "公需课里讲“考察江西”的那个专题，全称是什么？",
+        "public_topics",
+        &["学习贯彻习近平总书记考察江西重要讲话精神"],
+    );
+    // "这样算达标吗" names nothing: the hours told before it are asked.
+    answers_with(
+        &r,
+        "公需课学了35，专业课学了55，这样算达标吗",
+        "hours_total",
+        &["90"],
+    );
+    declines(&r, "下周要请病假，请假条找谁签字");
+}
