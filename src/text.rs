@@ -792,7 +792,7 @@ pub fn prepare(text: &str) -> String {
         }
         prev = c;
     }
-    let out = spelled_numbers(out);
+    let out = spelled_hours(spelled_numbers(out));
     if out.contains(' ') && out.bytes().any(|b| b.is_ascii_digit()) {
         join_phone_groups(&out)
     } else {
@@ -862,6 +862,38 @@ fn spelled_numbers(text: String) -> String {
         }
     }
     out
+}
+
+/// A count of hours in Chinese numerals (九十个学时, 三十学时, 六十五课时),
+/// as voice input writes it: in digits, as the guide and the phrasings
+/// write figures.
+static SPELLED_HOURS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"([一二三四五六七八九]?十[一二三四五六七八九]?)(个?(?:学时|小时|课时|学分))")
+        .ok()
+});
+
+fn spelled_hours(text: String) -> String {
+    let Some(re) = &*SPELLED_HOURS else {
+        return text;
+    };
+    if !text.contains('十') {
+        return text;
+    }
+    re.replace_all(&text, |c: &regex::Captures| {
+        let mut tens = 1;
+        let mut ones = 0;
+        let numeral = &c[1];
+        if let Some((before, after)) = numeral.split_once('十') {
+            if let Some(d) = before.chars().next().and_then(chinese_digit) {
+                tens = u32::from(d);
+            }
+            if let Some(d) = after.chars().next().and_then(chinese_digit) {
+                ones = u32::from(d);
+            }
+        }
+        format!("{}{}", tens * 10 + ones, &c[2])
+    })
+    .into_owned()
 }
 
 /// "400 803 9966" and "0791 12333" are one number, as typed with spaces:
@@ -1037,6 +1069,18 @@ mod tests {
         assert_eq!(prepare("0 7 9 1 1 2 3 3 3转1"), "079112333转1");
         // Three lone figures are a list, not a number.
         assert_eq!(prepare("第1 2 3条"), "第1 2 3条");
+    }
+
+    #[test]
+    fn hours_counted_in_chinese_numerals_become_digits() {
+        assert_eq!(prepare("也要完成九十个学时吗"), "也要完成90个学时吗");
+        assert_eq!(
+            prepare("公需三十学时 专业六十五课时"),
+            "公需30学时 专业65课时"
+        );
+        assert_eq!(prepare("十个小时"), "10个小时");
+        // Not a count of hours: left as written.
+        assert_eq!(prepare("十大战略"), "十大战略");
     }
 
     #[test]
