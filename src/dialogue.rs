@@ -761,7 +761,7 @@ impl Responder {
         let shared = self.matcher.subjects_of(&reading.normalized);
         // A long message may run questions together without naming anything
         // new ("...do I have to do this and how many hours is it").
-        let long = question.chars().count() >= LONG_MESSAGE_CHARS;
+        let long = message_length(question) >= LONG_MESSAGE_CHARS;
         let mut current: Option<crate::matcher::Reading> = None;
         while found.len() + 1 < MAX_PARTS {
             let left = self
@@ -1162,6 +1162,23 @@ fn quotes_notice(story: &str) -> bool {
                 .any(|w| before.contains(w))
     })
 }
+
+/// How long a message is, in Chinese characters: an English word says
+/// about as much as two ("when do I need to finish my hours" is short).
+fn message_length(text: &str) -> usize {
+    text.split_whitespace()
+        .map(|w| {
+            if w.is_ascii() {
+                ENGLISH_WORD_CHARS
+            } else {
+                w.chars().count()
+            }
+        })
+        .sum()
+}
+
+/// Chinese characters an English word counts for.
+const ENGLISH_WORD_CHARS: usize = 2;
 
 /// Fewer characters in quotes are a name or a term, not a sentence quoted.
 const QUOTED_SENTENCE_CHARS: usize = 8;

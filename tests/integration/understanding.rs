@@ -2449,3 +2449,17 @@ fn a_name_in_quotes_is_no_quoted_notice_and_a_story_lends_its_subject() {
     );
     declines(&r, "下周要请病假，请假条找谁签字");
 }
+
+#[test]
+fn english_when_joining_a_clause_asks_no_date_and_a_short_question_is_one() {
+    let r = at("2026-11-29");
+    // "when I apply" tells when it matters; it asks no date.
+    answers(
+        &r,
+        "Does finishing my hours matter when I apply for a higher title?",
+        "why",
+    );
+    // Eight English words are a short message: one question, one part.
+    let reply = r.ask("when do I need to finish my hours");
+    assert_eq!(reply.parts, ["deadline"], "{}", reply.text);
+}
