@@ -648,10 +648,11 @@ impl Responder {
     /// conjunction, 分别 or 各 saying each is meant. The entries of the
     /// question asked of each, when both are clear and not the same.
     fn each_of_two(&self, text: &str, foreign: i32) -> Option<[usize; 2]> {
-        let normalized = self.matcher.analyzer().normalize(text);
-        if !DISTRIBUTIVE.iter().any(|w| normalized.contains(w)) {
+        // Most messages hold none of the words: no normalising for them.
+        if !DISTRIBUTIVE.iter().any(|w| text.contains(w)) {
             return None;
         }
+        let normalized = self.matcher.analyzer().normalize(text);
         self.kb.lexicon.conjunctions.iter().find_map(|c| {
             let (left, right) = normalized.split_once(c.as_str())?;
             let left = left.trim();
