@@ -139,6 +139,14 @@ const LONG_MESSAGE_CHARS: usize = 25;
 /// Most questions one message may hold and get answered.
 const MAX_PARTS: usize = 3;
 
+/// At most this long, a topic without a question between two questions is
+/// one more item of a list.
+const LIST_TOPIC_CHARS: usize = 6;
+
+/// How well such a topic must fit a menu topic's phrasing: named as the
+/// guide names it (截止时间, 咨询电话), not a story's words (中职老师).
+const LIST_TOPIC_SCORE: f32 = 0.9;
+
 /// Words saying a question is asked of each of two subjects.
 const DISTRIBUTIVE: [&str; 3] = ["分别", "各自", "各是"];
 
@@ -367,6 +375,22 @@ impl Responder {
                 // names only a subject ("专业课呢").
                 let mut previous: Option<(String, String)> = None;
                 for (c, alone_reading) in many.iter().zip(readings) {
+                    // A bare topic between two questions is a third one
+                    // ("总学时多少 截止时间 有问题打哪个电话"): a list.
+                    if previous.is_some()
+                        && c.context.chars().count() <= LIST_TOPIC_CHARS
+                        && !c.context.contains(' ')
+                        && let m = self.matcher.find(&c.context)
+                        && m.score >= LIST_TOPIC_SCORE
+                        && let Some(i) = m
+                            .decision
+                            .answer()
+                            .filter(|&i| self.kb.entries[i].kind == EntryKind::Answer)
+                        && self.matcher.is_overview(i)
+                        && !parts.contains(&i)
+                    {
+                        parts.push(i);
+                    }
                     // Alone, then with its context ("我们是中职学校的"). A part
                     // without a subject of its own asks about the one its
                     // context names ("参加学校组织的面授培训 学时怎么录") or

@@ -54,6 +54,16 @@ pub enum Decision {
     Decline,
 }
 
+impl Decision {
+    /// The entry answered, if the decision is to answer.
+    pub fn answer(&self) -> Option<usize> {
+        match self {
+            Decision::Answer(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchResult {
     pub decision: Decision,

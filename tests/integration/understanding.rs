@@ -2463,3 +2463,23 @@ fn english_when_joining_a_clause_asks_no_date_and_a_short_question_is_one() {
     let reply = r.ask("when do I need to finish my hours");
     assert_eq!(reply.parts, ["deadline"], "{}", reply.text);
 }
+
+#[test]
+fn a_bare_topic_between_two_questions_is_one_more_item() {
+    let r = at("2026-11-29");
+    let reply = r.ask("专业课去哪里学 截止时间 公需课要学多少学时");
+    assert_eq!(
+        reply.parts,
+        ["professional_online", "deadline", "public_hours"],
+        "{}",
+        reply.text
+    );
+    // Who asks is no topic of its own.
+    let reply = r.ask("公需课多少学时？中职老师，专业课多少学时");
+    assert_eq!(
+        reply.parts,
+        ["public_hours", "professional_hours"],
+        "{}",
+        reply.text
+    );
+}
