@@ -317,13 +317,20 @@ impl Responder {
                     // Nor does a sentence of the notice quoted before the
                     // question ("通知里说“…逾期…补学”，那截止日期是哪天"):
                     // what it says is known, the question asks what follows.
+                    // Nor one telling the hours the entry gives ("想在网上
+                    // 把专业课的六十个学时学完…在哪个地方选平台"): a
+                    // question not asking how many asks another.
                     let quoted = quotes_notice(&one.context);
-                    match (quoted || self.tells_date_of(&one.context, i))
+                    let hours_told = self.tells_hours_of(&one.context, i);
+                    match (quoted || hours_told || self.tells_date_of(&one.context, i))
                         .then(|| self.matcher.read(&one.text))
                         .filter(|r| {
+                            let asks = &r.features.asks;
                             quoted
-                                || r.features
-                                    .asks
+                                || (hours_told
+                                    && !asks.is_empty()
+                                    && !asks.iter().any(|a| a == "howmany"))
+                                || asks
                                     .iter()
                                     .any(|a| matches!(a.as_str(), "when" | "whether" | "duration"))
                         })
@@ -611,6 +618,19 @@ impl Responder {
                     told.iter()
                         .any(|&(m, d)| d == day && (m.is_none() || m == month))
                 })
+    }
+
+    /// Does `story` tell a count of hours that entry `i`'s answer gives
+    /// ("六十个学时" beside 专业课不少于60学时)?
+    fn tells_hours_of(&self, story: &str, i: usize) -> bool {
+        // Most stories name no count of hours: nothing to read.
+        if !story.contains("学时") {
+            return false;
+        }
+        let answer = &self.kb.entries[i].answer;
+        crate::text::hours_named(&crate::text::prepare(story))
+            .iter()
+            .any(|n| answer.contains(&format!("{n}学时")))
     }
 
     /// "总共90学时、截止12月31号，我理解得对吧": a question that only asks

@@ -995,6 +995,20 @@ static DAY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new
     .ok()
 });
 
+/// A count of hours as `prepare` leaves it: "60个学时", "90 学时".
+static HOURS: std::sync::LazyLock<Option<regex::Regex>> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"(\d{1,3})\s*个?\s*学时").ok());
+
+/// The counts of hours a (prepared) text names.
+pub fn hours_named(text: &str) -> Vec<u32> {
+    let Some(re) = &*HOURS else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| c.get(1).and_then(|m| m.as_str().parse().ok()))
+        .collect()
+}
+
 /// The days of the month a text names (see [`DAY`]).
 pub fn days_named(text: &str) -> Vec<(Option<u32>, u32)> {
     let Some(re) = &*DAY else {
@@ -1069,6 +1083,12 @@ mod tests {
         assert_eq!(prepare("0 7 9 1 1 2 3 3 3转1"), "079112333转1");
         // Three lone figures are a list, not a number.
         assert_eq!(prepare("第1 2 3条"), "第1 2 3条");
+    }
+
+    #[test]
+    fn counts_of_hours_are_found() {
+        assert_eq!(hours_named("专业课的60个学时学完 公需30学时"), [60, 30]);
+        assert!(hours_named("2024年12月31日").is_empty());
     }
 
     #[test]

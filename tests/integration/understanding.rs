@@ -2483,3 +2483,18 @@ fn a_bare_topic_between_two_questions_is_one_more_item() {
         reply.text
     );
 }
+
+#[test]
+fn a_story_telling_the_hours_asks_what_follows_them() {
+    let r = at("2026-11-29");
+    // The story already holds the 60 hours: where to study them is asked.
+    answers_with(
+        &r,
+        "我在中职教书，打算在网上把专业课那六十个学时学完，请问该去哪里选平台",
+        "professional_online",
+        &["专业课广场"],
+    );
+    // Asking how many again is still the hours.
+    let reply = r.ask("听说专业课要60学时，公需课要多少学时");
+    assert!(reply.text.contains("公需课不少于30学时"), "{}", reply.text);
+}
