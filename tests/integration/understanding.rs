@@ -2498,3 +2498,13 @@ fn a_story_telling_the_hours_asks_what_follows_them() {
     let reply = r.ask("听说专业课要60学时，公需课要多少学时");
     assert!(reply.text.contains("公需课不少于30学时"), "{}", reply.text);
 }
+
+#[test]
+fn full_time_study_elsewhere_is_the_exemption_the_guide_does_not_give() {
+    let r = at("2026-11-29");
+    says_gap(
+        &r,
+        "脱产学习期间是不是可以不用参加继续教育",
+        "gap_exemption",
+    );
+}
