@@ -2508,3 +2508,10 @@ fn full_time_study_elsewhere_is_the_exemption_the_guide_does_not_give() {
         "gap_exemption",
     );
 }
+
+#[test]
+fn a_refund_is_a_fee_and_an_operators_other_business_its_own() {
+    let r = at("2026-11-29");
+    says_gap(&r, "在平台上买的课程不想学了可以退钱吗", "gap_fee");
+    declines(&r, "湖南大学除了做这个平台还有哪些主营业务");
+}
