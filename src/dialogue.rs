@@ -385,6 +385,7 @@ impl Responder {
                     // A bare topic between two questions is a third one
                     // ("总学时多少 截止时间 有问题打哪个电话"): a list.
                     if previous.is_some()
+                        && !c.context.is_empty()
                         && c.context.chars().count() <= LIST_TOPIC_CHARS
                         && !c.context.contains(' ')
                         && let m = self.matcher.find(&c.context)
