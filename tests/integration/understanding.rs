@@ -2515,3 +2515,11 @@ fn a_refund_is_a_fee_and_an_operators_other_business_its_own() {
     says_gap(&r, "在平台上买的课程不想学了可以退钱吗", "gap_fee");
     declines(&r, "湖南大学除了做这个平台还有哪些主营业务");
 }
+
+#[test]
+fn whether_it_matters_is_the_why_and_opinions_or_slides_are_declined() {
+    let r = at("2026-11-29");
+    answers_with(&r, "继续教育学时对评职称要不要紧", "why", &["重要条件"]);
+    declines(&r, "三个公需课专题哪个讲得最有意思");
+    declines(&r, "能帮我做个继续教育培训的PPT吗");
+}
