@@ -2523,3 +2523,12 @@ fn whether_it_matters_is_the_why_and_opinions_or_slides_are_declined() {
     declines(&r, "三个公需课专题哪个讲得最有意思");
     declines(&r, "能帮我做个继续教育培训的PPT吗");
 }
+
+#[test]
+fn when_the_school_breaks_up_is_another_topic() {
+    let r = at("2026-11-29");
+    declines(&r, "今年学校啥时候放假啊");
+    declines(&r, "今年暑假大概什么时候放");
+    // The deadline asked beside it is still answered.
+    answers(&r, "继续教育最晚哪天要学完", "deadline");
+}
