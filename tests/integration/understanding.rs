@@ -2532,3 +2532,10 @@ fn when_the_school_breaks_up_is_another_topic() {
     // The deadline asked beside it is still answered.
     answers(&r, "继续教育最晚哪天要学完", "deadline");
 }
+
+#[test]
+fn how_many_questions_follow_says_nothing_of_them() {
+    let r = at("2026-11-29");
+    let reply = r.ask("问两个问题：总学时多少？公需课在哪学？");
+    assert_eq!(reply.parts, ["hours_total", "public_how"], "{}", reply.text);
+}
