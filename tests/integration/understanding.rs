@@ -2539,3 +2539,19 @@ fn how_many_questions_follow_says_nothing_of_them() {
     let reply = r.ask("问两个问题：总学时多少？公需课在哪学？");
     assert_eq!(reply.parts, ["hours_total", "public_how"], "{}", reply.text);
 }
+
+#[test]
+fn finishing_in_english_weighs_nothing_and_a_certificate_is_a_gap() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "What is the deadline for finishing this year's continuing education hours?",
+        "deadline",
+        &["12月31日"],
+    );
+    says_gap(
+        &r,
+        "Where can I print a certificate after finishing my hours?",
+        "gap_certificate",
+    );
+}
