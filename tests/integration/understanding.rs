@@ -2555,3 +2555,10 @@ fn finishing_in_english_weighs_nothing_and_a_certificate_is_a_gap() {
         "gap_certificate",
     );
 }
+
+#[test]
+fn a_title_review_and_a_degree_at_an_operator_are_other_topics() {
+    let r = at("2026-11-29");
+    declines(&r, "在省人事人才一体化平台怎么办理职称评审的申报");
+    declines(&r, "能在江西师大那个平台上报学历吗");
+}
