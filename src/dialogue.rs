@@ -542,10 +542,7 @@ impl Responder {
                                 (!parts.is_empty() && asks_fact)
                                     .then(|| {
                                         let r = self.matcher.read(&format!("{TOPIC} {}", c.text));
-                                        match self.match_alone(r, foreign).decision {
-                                            Decision::Answer(e) => Some(e),
-                                            _ => None,
-                                        }
+                                        self.match_alone(r, foreign).decision.answer()
                                     })
                                     .flatten()
                                     .filter(|e| !parts.contains(e))

@@ -908,7 +908,6 @@ fn join_phone_groups(text: &str) -> String {
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        // Whole-digit words, then one that may only start with digits.
         // A number said digit by digit ("1 2 3 3 3", voice input): four or
         // more lone digits in a row, the last maybe running into text.
         let mut j = i;
@@ -922,6 +921,7 @@ fn join_phone_groups(text: &str) -> String {
             i = end;
             continue;
         }
+        // Whole-digit words, then one that may only start with digits.
         let mut j = i;
         while j < words.len() && words[j].len() >= 3 && lead(words[j]) == words[j].len() {
             j += 1;
