@@ -310,6 +310,11 @@ impl Responder {
                     .or_else(|| self.two_in_one(&one.text, &whole))
                 {
                     parts.extend(two);
+                } else if let Some(run) = whole.decision.answer().and_then(|w| {
+                    self.run_on(&one.text, reading.foreign)
+                        .filter(|r| r.contains(&w))
+                }) {
+                    parts.extend(run);
                 } else if let Decision::Answer(i) = whole.decision {
                     // A story already telling the date the entry gives
                     // ("学校通知25号才发，离截止还有几天") knows it: a
@@ -779,6 +784,109 @@ impl Responder {
             }
         }
         None
+    }
+
+    /// Questions run together with no mark between them ("要学多少学时在哪学
+    /// 怎么登录"): cut between two question words where each piece clearly
+    /// asks about another entry, up to MAX_PARTS pieces. A piece naming no
+    /// subject asks about the message's ("公需课要学多少学时在哪学").
+    fn run_on(&self, text: &str, foreign: i32) -> Option<Vec<usize>> {
+        let prepared = crate::text::prepare(text);
+        // A yes-no word opens what it asks ("有没有说经费谁出"), so no cut
+        // follows it; English runs on with conjunctions (two_in_one).
+        let spans: Vec<(usize, usize, &str)> = self
+            .matcher
+            .analyzer()
+            .ask_spans(&prepared)
+            .into_iter()
+            .filter(|&(s, e, kind)| {
+                !matches!(kind, "whether" | "confirm") && !prepared[s..e].is_ascii()
+            })
+            .collect();
+        if spans.len() < 2 {
+            return None;
+        }
+        let normalize = |t: &str| self.matcher.analyzer().normalize(t);
+        // A piece's subject, else the one named before it.
+        let sure = |before: &str, piece: &str| -> Option<(usize, f32)> {
+            let piece = piece.trim();
+            let borrowed;
+            let piece = match self.matcher.subjects_of(&normalize(piece)) {
+                // The topic of every message here, when nothing is named
+                // ("要学多少学时在哪学": where one studies at all).
+                own if own.is_empty() => match self.matcher.subjects_of(&normalize(before)) {
+                    s if s.is_empty() => {
+                        borrowed = format!("{TOPIC} {piece}");
+                        borrowed.as_str()
+                    }
+                    s => {
+                        borrowed = format!("{s} {piece}");
+                        borrowed.as_str()
+                    }
+                },
+                _ => piece,
+            };
+            let r = self.matcher.read(piece);
+            if !r.features.names_something() {
+                return None;
+            }
+            let m = self.match_alone(r, foreign);
+            match m.decision {
+                Decision::Answer(i)
+                    if m.score >= SURE_PART
+                        && self.clear_of(&m) == Some(i)
+                        && self.kb.entries[i].kind == EntryKind::Answer =>
+                {
+                    Some((i, m.score))
+                }
+                _ => None,
+            }
+        };
+        // Cut between words only: "学|时" reads as neither.
+        let starts = self.matcher.analyzer().word_starts(&prepared);
+        let mut found: Vec<usize> = Vec::new();
+        let mut from = 0;
+        let mut last: Option<usize> = None;
+        for pair in spans.windows(2) {
+            if found.len() + 1 >= MAX_PARTS {
+                break;
+            }
+            let (end, next) = (pair[0].1, pair[1].0);
+            if end < from {
+                continue;
+            }
+            // Every cut between the two question words; the best pair of
+            // pieces wins.
+            let mut best: Option<(f32, usize, usize, usize)> = None;
+            let cuts = starts.iter().filter(|&&k| k >= end && k <= next);
+            for &k in cuts {
+                let (Some((a, sa)), Some((b, sb))) = (
+                    sure(&prepared[..from], &prepared[from..k]),
+                    sure(&prepared[..k], &prepared[k..]),
+                ) else {
+                    continue;
+                };
+                if a == b || found.contains(&a) || found.contains(&b) {
+                    continue;
+                }
+                let low = sa.min(sb);
+                if best.is_none_or(|(s, ..)| low > s) {
+                    best = Some((low, k, a, b));
+                }
+            }
+            if let Some((_, k, a, b)) = best {
+                found.push(a);
+                last = Some(b);
+                from = k;
+            }
+        }
+        found.extend(last);
+        // Items of one list: its summary answers them at once.
+        let one_list = found.iter().all(|&i| {
+            self.matcher.summary_of(i).is_some()
+                && self.matcher.summary_of(i) == self.matcher.summary_of(found[0])
+        });
+        (found.len() >= 2 && !one_list).then_some(found)
     }
 
     /// Further questions run into the first ("今年要学多少学时专业课去哪学"):

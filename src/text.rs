@@ -331,6 +331,29 @@ impl Analyzer {
     /// The kinds of question words in prepared text (before rewriting, so
     /// 几号 still says "when" though it is rewritten to 日期).
     pub fn asks_prepared(&self, prepared: &str) -> Vec<String> {
+        self.ask_spans(prepared)
+            .into_iter()
+            .map(|(_, _, kind)| kind.to_string())
+            .collect()
+    }
+
+    /// The byte offsets where jieba's words of prepared text begin.
+    pub fn word_starts(&self, prepared: &str) -> Vec<usize> {
+        let mut at = 0;
+        self.jieba
+            .cut(prepared, false)
+            .into_iter()
+            .map(|t| {
+                let start = at;
+                at += t.word.len();
+                start
+            })
+            .collect()
+    }
+
+    /// Where the question words of prepared text stand: byte range and
+    /// kind, in order.
+    pub fn ask_spans(&self, prepared: &str) -> Vec<(usize, usize, &str)> {
         let Some(ac) = &self.asks else {
             return Vec::new();
         };
@@ -344,9 +367,15 @@ impl Analyzer {
                 !inside(prepared[..m.start()].chars().next_back())
                     && !inside(prepared[m.end()..].chars().next())
             })
-            .map(|m| self.ask_kinds[m.pattern().as_usize()].clone())
+            .map(|m| {
+                (
+                    m.start(),
+                    m.end(),
+                    self.ask_kinds[m.pattern().as_usize()].as_str(),
+                )
+            })
             // "好几个月" holds 几 but asks nothing: the kind "none" claims it.
-            .filter(|k| k != "none")
+            .filter(|(_, _, k)| *k != "none")
             .collect()
     }
 }

@@ -2562,3 +2562,25 @@ fn a_title_review_and_a_degree_at_an_operator_are_other_topics() {
     declines(&r, "在省人事人才一体化平台怎么办理职称评审的申报");
     declines(&r, "能在江西师大那个平台上报学历吗");
 }
+
+#[test]
+fn questions_run_together_without_a_mark_are_each_answered() {
+    let r = at("2026-11-29");
+    for (q, parts) in [
+        (
+            "一年得学多少学时去哪学怎么登进去",
+            &["hours_total", "where_both", "login"][..],
+        ),
+        ("每年学几个学时最晚哪天学完", &["hours_total", "deadline"]),
+        (
+            "专业课要学多少学时在哪里选平台",
+            &["professional_hours", "professional_online"],
+        ),
+    ] {
+        let reply = r.ask(q);
+        assert_eq!(reply.parts, parts, "{q}: {}", reply.text);
+    }
+    // Two question words of one question stay one question.
+    let reply = r.ask("几月几号之前要学完");
+    assert_eq!(reply.parts, ["deadline"], "{}", reply.text);
+}
