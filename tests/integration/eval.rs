@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 128] = [
+const NEWER_SETS: [&str; 132] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -346,6 +346,10 @@ const NEWER_SETS: [&str; 128] = [
     "heldout144.jsonl",
     "heldout145.jsonl",
     "heldout146.jsonl",
+    "heldout147.jsonl",
+    "heldout148.jsonl",
+    "heldout149.jsonl",
+    "heldout150.jsonl",
 ];
 
 #[test]
