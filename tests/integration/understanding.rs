@@ -2584,3 +2584,14 @@ fn questions_run_together_without_a_mark_are_each_answered() {
     let reply = r.ask("几月几号之前要学完");
     assert_eq!(reply.parts, ["deadline"], "{}", reply.text);
 }
+
+#[test]
+fn so_many_hours_is_no_carry_over_and_the_holidays_are_a_time() {
+    let r = at("2026-11-29");
+    // 那么多学时 holds 多学 but asks about a first year, not extra hours.
+    let reply = r.ask("刚来的第一年也要学满那么多学时吗");
+    assert_eq!(reply.parts, ["gap_exemption"], "{}", reply.text);
+    // The holidays as a time of the story; when they start stays another topic.
+    answers(&r, "马上要放寒假了，继续教育能不能拖到寒假里学", "late");
+    declines(&r, "今年学校几号放寒假");
+}
