@@ -310,10 +310,23 @@ impl Responder {
                     .or_else(|| self.two_in_one(&one.text, &whole))
                 {
                     parts.extend(two);
-                } else if let Some(run) = whole.decision.answer().and_then(|w| {
-                    self.run_on(&one.text, reading.foreign)
-                        .filter(|r| r.contains(&w))
-                }) {
+                } else if let Some(run) = whole
+                    .decision
+                    .answer()
+                    // Two kinds of question at least (how many, where), or
+                    // nothing runs on: most messages stop here.
+                    .filter(|_| {
+                        let kinds = reading.features.asks.iter();
+                        kinds
+                            .filter(|a| !matches!(a.as_str(), "whether" | "confirm"))
+                            .count()
+                            >= 2
+                    })
+                    .and_then(|w| {
+                        self.run_on(&one.text, reading.foreign)
+                            .filter(|r| r.contains(&w))
+                    })
+                {
                     parts.extend(run);
                 } else if let Decision::Answer(i) = whole.decision {
                     // A story already telling the date the entry gives
