@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 132] = [
+const NEWER_SETS: [&str; 136] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -350,6 +350,10 @@ const NEWER_SETS: [&str; 132] = [
     "heldout148.jsonl",
     "heldout149.jsonl",
     "heldout150.jsonl",
+    "heldout151.jsonl",
+    "heldout152.jsonl",
+    "heldout153.jsonl",
+    "heldout154.jsonl",
 ];
 
 #[test]
