@@ -2595,3 +2595,14 @@ fn so_many_hours_is_no_carry_over_and_the_holidays_are_a_time() {
     answers(&r, "马上要放寒假了，继续教育能不能拖到寒假里学", "late");
     declines(&r, "今年学校几号放寒假");
 }
+
+#[test]
+fn time_set_aside_funds_from_where_names_and_teaching_pay() {
+    let r = at("2026-11-29");
+    answers_with(&r, "学校能不能给我们留出时间学继续教育", "support", &["时间保障"]);
+    answers_with(&r, "培训经费从哪里出", "support", &["职工培训经费"]);
+    answers(&r, "公需课三个专题的名称能发一下吗", "public_topics");
+    // Pay for teaching is no hours of study.
+    declines(&r, "课时费怎么算");
+    declines(&r, "上课的课酬多少");
+}
