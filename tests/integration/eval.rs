@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 136] = [
+const NEWER_SETS: [&str; 140] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -354,6 +354,10 @@ const NEWER_SETS: [&str; 136] = [
     "heldout152.jsonl",
     "heldout153.jsonl",
     "heldout154.jsonl",
+    "heldout155.jsonl",
+    "heldout156.jsonl",
+    "heldout157.jsonl",
+    "heldout158.jsonl",
 ];
 
 #[test]
