@@ -315,13 +315,7 @@ impl Responder {
                     .answer()
                     // Two kinds of question at least (how many, where), or
                     // nothing runs on: most messages stop here.
-                    .filter(|_| {
-                        let kinds = reading.features.asks.iter();
-                        kinds
-                            .filter(|a| !matches!(a.as_str(), "whether" | "confirm"))
-                            .count()
-                            >= 2
-                    })
+                    .filter(|_| asks_two_kinds(&reading.features.asks))
                     .and_then(|w| {
                         self.run_on(&one.text, reading.foreign)
                             .filter(|r| r.contains(&w))
@@ -474,6 +468,7 @@ impl Responder {
                         .as_ref()
                         .is_some_and(|ac| ac.is_match(&c.text));
                     let alone_words = runs_on.then(|| alone_reading.clone());
+                    let two_kinds = asks_two_kinds(&alone_reading.features.asks);
                     let alone_match = self.match_alone(alone_reading, foreign);
                     let alone = self.clear_of(&alone_match);
                     let with_context = std::cell::OnceCell::new();
@@ -541,45 +536,78 @@ impl Responder {
                     // A bare ask with nothing of its own ("…也要学吗？要学多少")
                     // asks about the message's topic: the whole message's best
                     // entry not answered yet, when it is a real candidate.
-                    let found = found.or_else(|| {
-                        bare_ask
+                    let from_whole = || {
+                        whole
+                            .ranked
+                            .iter()
+                            .find(|(e, s)| {
+                                !parts.contains(e)
+                                    && self.kb.entries[*e].kind == EntryKind::Answer
+                                    && *s >= self.matcher.thresholds.candidates
+                            })
+                            .map(|(e, _)| *e)
+                    };
+                    // The topic of every message here is continuing education
+                    // ("今年要学多少学时 去哪学"), for a where, when or how many
+                    // after a question answered.
+                    let from_topic = || {
+                        (!parts.is_empty() && asks_fact)
                             .then(|| {
-                                whole.ranked.iter().find(|(e, s)| {
-                                    !parts.contains(e)
-                                        && self.kb.entries[*e].kind == EntryKind::Answer
-                                        && *s >= self.matcher.thresholds.candidates
-                                })
+                                let r = self.matcher.read(&format!("{TOPIC} {}", c.text));
+                                self.match_alone(r, foreign).decision.answer()
                             })
                             .flatten()
-                            .map(|(e, _)| *e)
-                            // Nothing fits well enough: the topic of every
-                            // message here is continuing education ("今年要学
-                            // 多少学时 去哪学"), for a where, when or how many
-                            // after a question answered.
-                            .or_else(|| {
-                                (!parts.is_empty() && asks_fact)
-                                    .then(|| {
-                                        let r = self.matcher.read(&format!("{TOPIC} {}", c.text));
-                                        self.match_alone(r, foreign).decision.answer()
-                                    })
-                                    .flatten()
-                                    .filter(|e| !parts.contains(e))
-                            })
+                            .filter(|e| !parts.contains(e))
+                    };
+                    // One whose borrowed subject leads back to an entry answered
+                    // ("在哪登录，要学多少") asks the topic first: the whole
+                    // leans on the question answered.
+                    let led_back = bare_ask && found.is_some_and(|i| parts.contains(&i));
+                    let found = match (found, bare_ask) {
+                        _ if led_back => from_topic().or_else(from_whole),
+                        (Some(i), _) => Some(i),
+                        (None, true) => from_whole().or_else(from_topic),
+                        (None, false) => None,
+                    };
+                    // A part may run on to another question with a
+                    // conjunction ("学时多少还有咨询电话是多少"): its halves,
+                    // the part's answer among them, or one answered before
+                    // ("在哪个平台学" then "学时多少还有客服电话是多少").
+                    let halves = found.filter(|_| runs_on).and_then(|i| {
+                        self.two_in_one(&c.text, &alone_match)
+                            .filter(|two| parts.contains(&i) || two.contains(&i))
                     });
                     if let Some(i) = found
                         && !parts.contains(&i)
                     {
                         parts.push(i);
-                        // A part answered alone may run on with a
-                        // conjunction ("like how many hours do i need and by
-                        // when"): what is left of it.
-                        if alone == Some(i)
+                        // Else what is left of it ("like how many hours do i
+                        // need and by when").
+                        if halves.is_none()
+                            && alone == Some(i)
                             && let Some(words) = &alone_words
                         {
                             for j in self.more_questions(&c.text, words, &alone_match) {
                                 if !parts.contains(&j) {
                                     parts.push(j);
                                 }
+                            }
+                        }
+                    }
+                    for j in halves.into_iter().flatten() {
+                        if !parts.contains(&j) {
+                            parts.push(j);
+                        }
+                    }
+                    // Or run on with no mark at all ("在哪个平台学然后学时
+                    // 多少"): the pieces, the part's answer among them.
+                    if let Some(i) = found
+                        && two_kinds
+                        && let Some(run) = self.run_on(&c.text, foreign).filter(|r| r.contains(&i))
+                    {
+                        for j in run {
+                            if !parts.contains(&j) {
+                                parts.push(j);
                             }
                         }
                     }
@@ -1307,6 +1335,15 @@ impl Reply {
     pub fn choices(&self) -> Vec<&Button> {
         self.buttons.iter().flatten().collect()
     }
+}
+
+/// Two kinds of question at least besides yes-no (how many and where): a
+/// text that may run two questions together. Most messages ask one kind.
+fn asks_two_kinds(asks: &[String]) -> bool {
+    asks.iter()
+        .filter(|a| !matches!(a.as_str(), "whether" | "confirm"))
+        .count()
+        >= 2
 }
 
 /// Is `story` a sentence quoted from the notice ("通知里说“…”",

@@ -2599,10 +2599,34 @@ fn so_many_hours_is_no_carry_over_and_the_holidays_are_a_time() {
 #[test]
 fn time_set_aside_funds_from_where_names_and_teaching_pay() {
     let r = at("2026-11-29");
-    answers_with(&r, "学校能不能给我们留出时间学继续教育", "support", &["时间保障"]);
+    answers_with(
+        &r,
+        "学校能不能给我们留出时间学继续教育",
+        "support",
+        &["时间保障"],
+    );
     answers_with(&r, "培训经费从哪里出", "support", &["职工培训经费"]);
     answers(&r, "公需课三个专题的名称能发一下吗", "public_topics");
     // Pay for teaching is no hours of study.
     declines(&r, "课时费怎么算");
     declines(&r, "上课的课酬多少");
+}
+
+#[test]
+fn a_part_running_on_or_leading_back_asks_the_rest() {
+    let r = at("2026-11-29");
+    // A bare ask whose borrowed subject leads back to the login asks the topic.
+    let reply = r.ask("继续教育在哪登录，要学多少");
+    assert_eq!(reply.parts, ["login", "hours_total"], "{}", reply.text);
+    // A part joined by 还有 to a second question: both halves.
+    let reply = r.ask("我是新来的想问下继续教育在哪个网站学然后一年学时多少还有咨询电话是多少");
+    assert_eq!(
+        reply.parts,
+        ["public_how", "hours_total", "hotline"],
+        "{}",
+        reply.text
+    );
+    // 有没有用 asks what it is for; 算到哪里 where hours are recorded.
+    answers(&r, "学这个继续教育对评职称有没有用", "why");
+    answers(&r, "专业课的学时算到哪里去了", "credit_recording");
 }
