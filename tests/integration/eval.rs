@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 140] = [
+const NEWER_SETS: [&str; 144] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -358,6 +358,10 @@ const NEWER_SETS: [&str; 140] = [
     "heldout156.jsonl",
     "heldout157.jsonl",
     "heldout158.jsonl",
+    "heldout159.jsonl",
+    "heldout160.jsonl",
+    "heldout161.jsonl",
+    "heldout162.jsonl",
 ];
 
 #[test]
