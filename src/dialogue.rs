@@ -309,7 +309,17 @@ impl Responder {
                     .each_of_two(&one.text, reading.foreign)
                     .or_else(|| self.two_in_one(&one.text, &whole))
                 {
-                    parts.extend(two);
+                    // A half may run on itself ("要学多少学时截止时间是哪天
+                    // 还有在哪个网站学"): the cuts of the whole, when they
+                    // hold both halves' answers and more.
+                    let run = asks_two_kinds(&reading.features.asks)
+                        .then(|| self.run_on(&one.text, reading.foreign))
+                        .flatten()
+                        .filter(|r| r.len() > two.len() && two.iter().all(|i| r.contains(i)));
+                    match run {
+                        Some(run) => parts.extend(run),
+                        None => parts.extend(two),
+                    }
                 } else if let Some(run) = whole
                     .decision
                     .answer()

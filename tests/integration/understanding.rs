@@ -2630,3 +2630,22 @@ fn a_part_running_on_or_leading_back_asks_the_rest() {
     answers(&r, "学这个继续教育对评职称有没有用", "why");
     answers(&r, "专业课的学时算到哪里去了", "credit_recording");
 }
+
+#[test]
+fn a_half_running_on_and_a_hotline_by_other_names() {
+    let r = at("2026-11-29");
+    let reply = r.ask("每年学多少学时最晚哪天学完还有咨询电话多少");
+    assert_eq!(
+        reply.parts,
+        ["hours_total", "deadline", "hotline"],
+        "{}",
+        reply.text
+    );
+    answers(&r, "咨询专线是多少", "hotline");
+    answers_with(
+        &r,
+        "学校要不要专门安排人管继续教育",
+        "unit_duties",
+        &["专人负责"],
+    );
+}
