@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 144] = [
+const NEWER_SETS: [&str; 148] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -362,6 +362,10 @@ const NEWER_SETS: [&str; 144] = [
     "heldout160.jsonl",
     "heldout161.jsonl",
     "heldout162.jsonl",
+    "heldout163.jsonl",
+    "heldout164.jsonl",
+    "heldout165.jsonl",
+    "heldout166.jsonl",
 ];
 
 #[test]
