@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 148] = [
+const NEWER_SETS: [&str; 152] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -366,6 +366,10 @@ const NEWER_SETS: [&str; 148] = [
     "heldout164.jsonl",
     "heldout165.jsonl",
     "heldout166.jsonl",
+    "heldout167.jsonl",
+    "heldout168.jsonl",
+    "heldout169.jsonl",
+    "heldout170.jsonl",
 ];
 
 #[test]
