@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 152] = [
+const NEWER_SETS: [&str; 156] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -370,6 +370,10 @@ const NEWER_SETS: [&str; 152] = [
     "heldout168.jsonl",
     "heldout169.jsonl",
     "heldout170.jsonl",
+    "heldout171.jsonl",
+    "heldout172.jsonl",
+    "heldout173.jsonl",
+    "heldout174.jsonl",
 ];
 
 #[test]
