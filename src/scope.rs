@@ -383,10 +383,11 @@ pub fn years(
     }
     let text = digits_for_years(text);
     let normalized: &str = &text;
-    let about = |rest: &str| {
+    // "2023年那年的继续教育", "2025年度的", "the 2025 list of", "2025年度
+    // 江西专业技术人员继续教育": words between the year and what it
+    // qualifies.
+    let qualified = |rest: &str| -> String {
         let mut rest = rest.trim_start();
-        // "2023年那年的继续教育", "2025年度的", "the 2025 list of": words
-        // between the year and what it qualifies.
         for skip in [
             "度",
             "那年",
@@ -394,18 +395,24 @@ pub fn years(
             "的",
             "那个",
             "这个",
+            "江西省",
+            "江西",
+            "全省",
             "'s",
             "list of",
         ] {
             rest = rest.strip_prefix(skip).unwrap_or(rest).trim_start();
         }
-        rest.is_empty() || is_domain_start(rest)
+        rest.to_string()
+    };
+    let about = |rest: &str| {
+        let rest = qualified(rest);
+        rest.is_empty() || is_domain_start(&rest)
     };
     // A year written out qualifies what its phrase names, a few words on
     // ("2025年江西人社厅发的继续教育通知"), up to the next pause.
     let near = |rest: &str| {
-        let phrase: String = rest
-            .trim_start()
+        let phrase: String = qualified(rest)
             .chars()
             .take_while(|c| !c.is_whitespace())
             .take(YEAR_PHRASE_CHARS)

@@ -2649,3 +2649,13 @@ fn a_half_running_on_and_a_hotline_by_other_names() {
         &["专人负责"],
     );
 }
+
+#[test]
+fn a_year_before_the_province_names_that_years_guide() {
+    let r = at("2026-11-29");
+    let reply = r.ask("2025年度江西专业技术人员继续教育公需课有哪些专题");
+    assert_eq!(reply.matched, None, "{}", reply.text);
+    assert!(reply.text.contains("没有2025年度"), "{}", reply.text);
+    // The loaded year named the same way is that guide's answer.
+    answers(&r, "2024年度江西专业技术人员继续教育公需课有哪些专题", "public_topics");
+}
