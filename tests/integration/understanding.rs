@@ -2657,5 +2657,9 @@ fn a_year_before_the_province_names_that_years_guide() {
     assert_eq!(reply.matched, None, "{}", reply.text);
     assert!(reply.text.contains("没有2025年度"), "{}", reply.text);
     // The loaded year named the same way is that guide's answer.
-    answers(&r, "2024年度江西专业技术人员继续教育公需课有哪些专题", "public_topics");
+    answers(
+        &r,
+        "2024年度江西专业技术人员继续教育公需课有哪些专题",
+        "public_topics",
+    );
 }
