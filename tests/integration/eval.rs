@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 156] = [
+const NEWER_SETS: [&str; 160] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -374,6 +374,10 @@ const NEWER_SETS: [&str; 156] = [
     "heldout172.jsonl",
     "heldout173.jsonl",
     "heldout174.jsonl",
+    "heldout175.jsonl",
+    "heldout176.jsonl",
+    "heldout177.jsonl",
+    "heldout178.jsonl",
 ];
 
 #[test]
