@@ -2663,3 +2663,18 @@ fn a_year_before_the_province_names_that_years_guide() {
         "public_topics",
     );
 }
+
+#[test]
+fn done_said_loosely_where_hours_show_and_someone_to_run_it() {
+    let r = at("2026-11-29");
+    // 搞完 / 弄完 are 学完: the deadline asks when.
+    let reply = r.ask("一年要学多少学时，最晚几号前要弄完？");
+    assert_eq!(reply.parts, ["hours_total", "deadline"], "{}", reply.text);
+    answers(&r, "学过的学时去哪里可以看到", "credit_recording");
+    answers_with(
+        &r,
+        "学院要不要专门安排一个人来管这个继续教育",
+        "unit_duties",
+        &["专人负责"],
+    );
+}
