@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 160] = [
+const NEWER_SETS: [&str; 164] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -378,6 +378,10 @@ const NEWER_SETS: [&str; 160] = [
     "heldout176.jsonl",
     "heldout177.jsonl",
     "heldout178.jsonl",
+    "heldout179.jsonl",
+    "heldout180.jsonl",
+    "heldout181.jsonl",
+    "heldout182.jsonl",
 ];
 
 #[test]
