@@ -528,9 +528,7 @@ impl Responder {
                     // One question asked of two subjects: both are asked.
                     let found = match self.each_of_two(&c.text, foreign) {
                         Some([a, b]) => {
-                            if !parts.contains(&a) {
-                                parts.push(a);
-                            }
+                            add_new(&mut parts, [a]);
                             Some(b)
                         }
                         None => found,
@@ -597,29 +595,20 @@ impl Responder {
                             && alone == Some(i)
                             && let Some(words) = &alone_words
                         {
-                            for j in self.more_questions(&c.text, words, &alone_match) {
-                                if !parts.contains(&j) {
-                                    parts.push(j);
-                                }
-                            }
+                            add_new(
+                                &mut parts,
+                                self.more_questions(&c.text, words, &alone_match),
+                            );
                         }
                     }
-                    for j in halves.into_iter().flatten() {
-                        if !parts.contains(&j) {
-                            parts.push(j);
-                        }
-                    }
+                    add_new(&mut parts, halves.into_iter().flatten());
                     // Or run on with no mark at all ("在哪个平台学然后学时
                     // 多少"): the pieces, the part's answer among them.
                     if let Some(i) = found
                         && two_kinds
                         && let Some(run) = self.run_on(&c.text, foreign).filter(|r| r.contains(&i))
                     {
-                        for j in run {
-                            if !parts.contains(&j) {
-                                parts.push(j);
-                            }
-                        }
+                        add_new(&mut parts, run);
                     }
                     previous = Some((c.text.clone(), own.clone()));
                     // What a part points back at is its subject too.
@@ -734,10 +723,7 @@ impl Responder {
                     .count()
                     >= 2
             });
-            let part = shared.unwrap_or(i);
-            if !parts.contains(&part) {
-                parts.push(part);
-            }
+            add_new(&mut parts, [shared.unwrap_or(i)]);
         }
         Some(parts)
     }
@@ -861,23 +847,17 @@ impl Responder {
         // A piece's subject, else the one named before it.
         let sure = |before: &str, piece: &str| -> Option<(usize, f32)> {
             let piece = piece.trim();
-            let borrowed;
-            let piece = match self.matcher.subjects_of(&normalize(piece)) {
+            let r = if self.matcher.subjects_of(&normalize(piece)).is_empty() {
                 // The topic of every message here, when nothing is named
                 // ("要学多少学时在哪学": where one studies at all).
-                own if own.is_empty() => match self.matcher.subjects_of(&normalize(before)) {
-                    s if s.is_empty() => {
-                        borrowed = format!("{TOPIC} {piece}");
-                        borrowed.as_str()
-                    }
-                    s => {
-                        borrowed = format!("{s} {piece}");
-                        borrowed.as_str()
-                    }
-                },
-                _ => piece,
+                let subject = match self.matcher.subjects_of(&normalize(before)) {
+                    s if s.is_empty() => TOPIC.to_string(),
+                    s => s,
+                };
+                self.matcher.read(&format!("{subject} {piece}"))
+            } else {
+                self.matcher.read(piece)
             };
-            let r = self.matcher.read(piece);
             if !r.features.names_something() {
                 return None;
             }
@@ -1344,6 +1324,15 @@ impl Reply {
 
     pub fn choices(&self) -> Vec<&Button> {
         self.buttons.iter().flatten().collect()
+    }
+}
+
+/// Add to `parts` the entries of `more` not in it yet, in order.
+fn add_new(parts: &mut Vec<usize>, more: impl IntoIterator<Item = usize>) {
+    for j in more {
+        if !parts.contains(&j) {
+            parts.push(j);
+        }
     }
 }
 
