@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 164] = [
+const NEWER_SETS: [&str; 168] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -382,6 +382,10 @@ const NEWER_SETS: [&str; 164] = [
     "heldout180.jsonl",
     "heldout181.jsonl",
     "heldout182.jsonl",
+    "heldout183.jsonl",
+    "heldout184.jsonl",
+    "heldout185.jsonl",
+    "heldout186.jsonl",
 ];
 
 #[test]
