@@ -1181,6 +1181,7 @@ impl Responder {
             Outside::School(w) => format!(
                 "抱歉，{scope}；“{w}”教师的继续教育另有规定，不在其中，请以其主管部门的规定为准。"
             ),
+            Outside::Office(_) => return self.decline(),
             Outside::Operator(o) => format!(
                 "抱歉，指南只把{o}列为网络学习平台的运营方（客服电话可发“平台名单”查看），关于{o}的其他情况不在指南范围内。"
             ),

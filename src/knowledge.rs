@@ -82,6 +82,10 @@ pub struct ScopeWords {
     /// (会计专业, 护理学院), not the asker's profession.
     #[serde(default)]
     pub subject_suffixes: Vec<String>,
+    /// A platform operator followed by one of these names one of its own
+    /// offices (江西师大教务处): that office's business is not the guide's.
+    #[serde(default)]
+    pub operator_offices: Vec<String>,
     /// The guide's own province as a message names it after a region the
     /// asker was in before ("我以前在广东…江西这边要多少").
     #[serde(default)]

@@ -22,6 +22,9 @@ pub enum Outside {
     /// Something about a platform operator that the guide does not cover
     /// (its campus, admissions, jobs).
     Operator(String),
+    /// One of an operator's own offices (江西师大教务处): that school's own
+    /// business, declined as any question the guide does not cover.
+    Office(String),
 }
 
 /// Relative year words, as the lexicon's synonyms rewrite them.
@@ -97,6 +100,7 @@ pub struct Scope {
     /// platform's operator for a platform's name.
     bearers: Vec<String>,
     subject_suffixes: Vec<String>,
+    operator_offices: Vec<String>,
     home: Vec<String>,
     /// The words for any other province, normalised.
     elsewhere: Vec<String>,
@@ -157,6 +161,13 @@ impl Scope {
                 .lexicon
                 .scope
                 .subject_suffixes
+                .iter()
+                .map(|s| normalize(s))
+                .collect(),
+            operator_offices: kb
+                .lexicon
+                .scope
+                .operator_offices
                 .iter()
                 .map(|s| normalize(s))
                 .collect(),
@@ -260,7 +271,19 @@ impl Scope {
                 }
                 // 小学老师 is a teacher of a primary school: no subject taught.
                 WordKind::School => return Some(Outside::School(word.to_string())),
-                WordKind::Operator => operators.push((m.start(), m.end())),
+                // "江西师大教务处的电话": one of the operator's own offices.
+                WordKind::Operator => {
+                    let after = normalized[m.end()..].trim_start();
+                    let after = after.strip_prefix('的').unwrap_or(after);
+                    if self
+                        .operator_offices
+                        .iter()
+                        .any(|o| after.starts_with(o.as_str()))
+                    {
+                        return Some(Outside::Office(word.to_string()));
+                    }
+                    operators.push((m.start(), m.end()))
+                }
                 WordKind::Platform => {}
             }
         }

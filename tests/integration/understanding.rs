@@ -2678,3 +2678,32 @@ fn done_said_loosely_where_hours_show_and_someone_to_run_it() {
         &["专人负责"],
     );
 }
+
+#[test]
+fn a_time_told_asks_no_date_and_an_operators_office_is_its_own_business() {
+    let r = at("2026-11-29");
+    // 年底之前 tells when it would be late; what is asked is what then.
+    let reply = r.ask("工作太忙了要是元旦之前还没学完会怎么样能补吗");
+    assert_eq!(reply.matched.as_deref(), Some("late"), "{}", reply.text);
+    assert!(reply.text.contains("补学"), "{}", reply.text);
+    // A date asked for still is one.
+    answers(&r, "学时要在哪天之前完成", "deadline");
+    // An operator's own office: that school's business, not its platform.
+    for q in ["湖南大学教务处电话多少", "江西师大的财务处在哪里"] {
+        let reply = r.ask(q);
+        assert_eq!(reply.kind, ReplyKind::Decline, "{q}: {}", reply.text);
+        assert!(reply.text.contains("0791-12333"), "{q}: {}", reply.text);
+    }
+    // The operator's platform still is answered.
+    let reply = r.ask("湖南大学那个平台的客服电话多少");
+    assert!(reply.matched.is_some(), "{}", reply.text);
+    // Engineers' continuing education is another profession's.
+    declines_as_other(&r, "工程师继续教育学时怎么算");
+}
+
+/// Declined as another profession's or region's rules.
+fn declines_as_other(r: &Responder, q: &str) {
+    let reply = r.ask(q);
+    assert_eq!(reply.matched, None, "{q}: {}", reply.text);
+    assert!(reply.text.contains("不在其中"), "{q}: {}", reply.text);
+}
