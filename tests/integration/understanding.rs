@@ -2707,3 +2707,16 @@ fn declines_as_other(r: &Responder, q: &str) {
     assert_eq!(reply.matched, None, "{q}: {}", reply.text);
     assert!(reply.text.contains("不在其中"), "{q}: {}", reply.text);
 }
+
+#[test]
+fn an_office_in_the_story_asks_no_contact() {
+    let r = at("2026-11-29");
+    // Where a rumour came from is no question about the 人事处's office.
+    answers(
+        &r,
+        "今天听隔壁办公室说人事处要查我们学时 我想问一年总共要学多少学时",
+        "hours_total",
+    );
+    says_gap(&r, "人事处在哪办公", "gap_school_contact");
+    says_gap(&r, "人事处办公室在几楼", "gap_school_contact");
+}
