@@ -2720,3 +2720,12 @@ fn an_office_in_the_story_asks_no_contact() {
     says_gap(&r, "人事处在哪办公", "gap_school_contact");
     says_gap(&r, "人事处办公室在几楼", "gap_school_contact");
 }
+
+#[test]
+fn a_title_reviews_dates_are_its_own() {
+    let r = at("2026-11-29");
+    // When the title review takes its papers is that process's matter.
+    declines(&r, "今年职称申报材料什么时候交");
+    // The continuing education's own date still is answered.
+    answers(&r, "继续教育的学时什么时候截止", "deadline");
+}
