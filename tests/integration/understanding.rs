@@ -2729,3 +2729,17 @@ fn a_title_reviews_dates_are_its_own() {
     // The continuing education's own date still is answered.
     answers(&r, "继续教育的学时什么时候截止", "deadline");
 }
+
+#[test]
+fn filling_in_and_reviewing_hours_is_the_units_work() {
+    let r = at("2026-11-29");
+    // 填报、审核 together is the unit's duty; 填报 alone may be a teacher's
+    // own filing (无需个人申报).
+    answers_with(
+        &r,
+        "学时填报审核是学院做还是老师自己做",
+        "unit_duties",
+        &["填报、审核、监督"],
+    );
+    answers(&r, "本年度学时的填报审核谁来负责", "unit_duties");
+}
