@@ -373,10 +373,10 @@ impl Responder {
                     // not say ("9月份才入职…还是按月份算"): that is asked.
                     parts.push(gap);
                 } else if !one.context.is_empty()
-                    && let Some(i) = self.clear_answer(&one.text, reading.foreign).or_else(|| {
-                        self.with_story_subject(one)
-                            .and_then(|t| self.clear_answer(&t, reading.foreign))
-                    })
+                    && let Some(i) = self
+                        .with_story_subject(one)
+                        .and_then(|t| self.clear_answer(&t, reading.foreign))
+                        .or_else(|| self.clear_answer(&one.text, reading.foreign))
                     // The story must not draw the message elsewhere:
                     // "今年继续教育能用上吗" after "去年拿了个发明专利" asks
                     // about the patent, which the question alone leaves out.

@@ -2743,3 +2743,16 @@ fn filling_in_and_reviewing_hours_is_the_units_work() {
     );
     answers(&r, "本年度学时的填报审核谁来负责", "unit_duties");
 }
+
+#[test]
+fn a_question_naming_nothing_asks_of_its_storys_subject_first() {
+    let r = at("2026-11-29");
+    // "这样够不够" alone leans to being late; the story's 专业课 / 公需 make
+    // it a question of the hours.
+    answers_with(
+        &r,
+        "专业课看了80个，公需才10个，这样够不够？",
+        "hours_total",
+        &["30"],
+    );
+}
