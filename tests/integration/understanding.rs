@@ -2756,3 +2756,16 @@ fn a_question_naming_nothing_asks_of_its_storys_subject_first() {
         &["30"],
     );
 }
+
+#[test]
+fn what_the_school_asks_us_to_finish_is_its_notice() {
+    let r = at("2026-11-29");
+    // The school's notice asks for the professional courses: asked without
+    // the word 通知, what the school or its 人事处 wants is that notice.
+    for q in [
+        "人事处要求我们完成的是哪一块的学习",
+        "学校要我们完成哪部分学习 公需课还是专业课",
+    ] {
+        answers_with(&r, q, "notices", &["专业科目学习"]);
+    }
+}
