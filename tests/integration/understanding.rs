@@ -2769,3 +2769,12 @@ fn what_the_school_asks_us_to_finish_is_its_notice() {
         answers_with(&r, q, "notices", &["专业科目学习"]);
     }
 }
+
+#[test]
+fn which_kinds_of_school_the_guide_covers_is_who_takes_part() {
+    let r = at("2026-11-29");
+    // Asked as "what" (哪几类), not "who" or "whether": still the audience.
+    for q in ["普通高校包括哪几类学校", "指南里的普通高校分哪几类"] {
+        answers_with(&r, q, "audience", &["普通本科院校", "独立学院"]);
+    }
+}
