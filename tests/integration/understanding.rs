@@ -2778,3 +2778,14 @@ fn which_kinds_of_school_the_guide_covers_is_who_takes_part() {
         answers_with(&r, q, "audience", &["普通本科院校", "独立学院"]);
     }
 }
+
+#[test]
+fn a_problem_on_the_platform_is_the_hotlines() {
+    let r = at("2026-11-29");
+    // The list of platforms is no answer to a problem met on one: the
+    // hotline is (its answer gives the platforms' phones too).
+    let reply = r.ask("学习平台用着出问题了该打什么电话");
+    assert_eq!(reply.matched.as_deref(), Some("hotline"), "{}", reply.text);
+    assert!(reply.text.contains("0791-12333"), "{}", reply.text);
+    answers(&r, "平台名单和客服电话", "platforms");
+}
