@@ -2789,3 +2789,12 @@ fn a_problem_on_the_platform_is_the_hotlines() {
     assert!(reply.text.contains("0791-12333"), "{}", reply.text);
     answers(&r, "平台名单和客服电话", "platforms");
 }
+
+#[test]
+fn how_public_hours_are_credited_is_no_count() {
+    let r = at("2026-11-29");
+    // 认定 / 考试 ask how the hours are credited (an exam, the system), not
+    // how many.
+    answers_with(&r, "公需课学时是怎么认定的啊", "public_how", &["考试合格"]);
+    answers_with(&r, "公需课要多少学时", "public_hours", &["30"]);
+}
