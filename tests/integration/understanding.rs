@@ -2798,3 +2798,19 @@ fn how_public_hours_are_credited_is_no_count() {
     answers_with(&r, "公需课学时是怎么认定的啊", "public_how", &["考试合格"]);
     answers_with(&r, "公需课要多少学时", "public_hours", &["30"]);
 }
+
+#[test]
+fn hours_asked_of_a_title_or_an_appraisal_are_no_count() {
+    let r = at("2026-11-29");
+    // Whether the hours count for a title, an appointment or the yearly
+    // appraisal is no question of how many: never the count's answer.
+    for q in [
+        "过两年想报副高 今年继续教育学时有用吗",
+        "我今年刚评上讲师 以后还要每年继续教育吗 聘任时看不看",
+    ] {
+        let reply = r.ask(q);
+        assert_ne!(reply.matched.as_deref(), Some("hours_total"), "{q}: {}", reply.text);
+    }
+    // Hours asked for a title still are the count.
+    answers(&r, "评职称要学多少学时", "hours_total");
+}
