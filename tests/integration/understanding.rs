@@ -2814,3 +2814,15 @@ fn hours_asked_of_a_title_or_an_appraisal_are_no_count() {
     // Hours asked for a title still are the count.
     answers(&r, "评职称要学多少学时", "hours_total");
 }
+
+#[test]
+fn other_ways_than_online_are_the_forms() {
+    let r = at("2026-11-29");
+    answers_with(
+        &r,
+        "专业课不在网上学的话还有别的方式吗",
+        "professional_forms",
+        &["集中面授"],
+    );
+    answers(&r, "专业课线上平台在哪", "professional_online");
+}
