@@ -2826,3 +2826,16 @@ fn other_ways_than_online_are_the_forms() {
     );
     answers(&r, "专业课线上平台在哪", "professional_online");
 }
+
+#[test]
+fn the_main_content_is_said_in_the_guides_words() {
+    let r = at("2026-11-29");
+    // Quoted, not paraphrased (是 for 为): a teacher checking against the
+    // guide finds the sentence.
+    answers_with(
+        &r,
+        "专业课的内容是什么",
+        "professional_content",
+        &["专业科目为继续教育的主要内容"],
+    );
+}
