@@ -2809,7 +2809,12 @@ fn hours_asked_of_a_title_or_an_appraisal_are_no_count() {
         "我今年刚评上讲师 以后还要每年继续教育吗 聘任时看不看",
     ] {
         let reply = r.ask(q);
-        assert_ne!(reply.matched.as_deref(), Some("hours_total"), "{q}: {}", reply.text);
+        assert_ne!(
+            reply.matched.as_deref(),
+            Some("hours_total"),
+            "{q}: {}",
+            reply.text
+        );
     }
     // Hours asked for a title still are the count.
     answers(&r, "评职称要学多少学时", "hours_total");
