@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 168] = [
+const NEWER_SETS: [&str; 176] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -386,6 +386,14 @@ const NEWER_SETS: [&str; 168] = [
     "heldout184.jsonl",
     "heldout185.jsonl",
     "heldout186.jsonl",
+    "heldout187.jsonl",
+    "heldout188.jsonl",
+    "heldout189.jsonl",
+    "heldout190.jsonl",
+    "heldout191.jsonl",
+    "heldout192.jsonl",
+    "heldout193.jsonl",
+    "heldout194.jsonl",
 ];
 
 #[test]
