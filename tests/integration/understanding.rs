@@ -2844,3 +2844,12 @@ fn the_main_content_is_said_in_the_guides_words() {
         &["专业科目为继续教育的主要内容"],
     );
 }
+
+#[test]
+fn an_app_to_scan_with_is_the_login() {
+    let r = at("2026-11-29");
+    // The app that scans the login code is 电子社保; an app to study in is
+    // what the guide does not mention.
+    answers_with(&r, "登录平台要用哪个app扫一下", "login", &["电子社保"]);
+    says_gap(&r, "继续教育有手机app吗", "gap_app");
+}
