@@ -161,6 +161,9 @@ pub struct Responder {
     /// The lexicon's conjunctions in one automaton: most questions hold
     /// none, and one pass says so.
     conjunctions: Option<aho_corasick::AhoCorasick>,
+    /// Per entry with `joins`: (entry, joined entry, its words normalised,
+    /// its kinds of question).
+    joins: Vec<(usize, usize, Vec<String>, Vec<String>)>,
     clock: Arc<dyn Clock>,
     contacts: Contacts,
 }
@@ -183,7 +186,24 @@ enum YearChoice {
 impl Responder {
     pub fn new(kb: Arc<Kb>) -> Responder {
         let matcher = Matcher::new(&kb);
+        let joins = kb
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let j = e.joins.as_ref()?;
+                let other = kb.entries.iter().position(|o| o.id == j.entry)?;
+                let words = j
+                    .words
+                    .iter()
+                    .map(|w| matcher.analyzer().normalize(w))
+                    .filter(|w| !w.trim().is_empty())
+                    .collect();
+                Some((i, other, words, j.asks.clone()))
+            })
+            .collect();
         Responder {
+            joins,
             markers: crate::scope::Markers::new(
                 &kb.lexicon.question_markers,
                 kb.lexicon.asks.get("none").map_or(&[][..], Vec::as_slice),
@@ -262,7 +282,8 @@ impl Responder {
                 _ => YearChoice::Newest,
             },
         };
-        let (parts, m) = self.understand(question, &reading);
+        let (mut parts, m) = self.understand(question, &reading);
+        self.join(&mut parts, &reading);
         // A runner-up nearly as good as a lone answer is offered first
         // among the follow-up buttons: the question may have meant it.
         let runner_up = match (parts.as_slice(), m.ranked.as_slice()) {
@@ -280,6 +301,24 @@ impl Responder {
         };
         reply.score = m.score;
         reply
+    }
+
+    /// An entry answered with the one it joins when the question names
+    /// one of the join's words and asks its kind ("实验员也要学90学时吗":
+    /// who takes part, then the hours), room allowing.
+    fn join(&self, parts: &mut Vec<usize>, reading: &crate::matcher::Reading) {
+        for (entry, other, words, asks) in &self.joins {
+            if parts.len() < MAX_PARTS
+                && !parts.contains(other)
+                && let Some(at) = parts.iter().position(|p| p == entry)
+                && (asks.is_empty() || reading.features.asks.iter().any(|a| asks.contains(a)))
+                && words
+                    .iter()
+                    .any(|w| reading.normalized.contains(w.as_str()))
+            {
+                parts.insert(at, *other);
+            }
+        }
     }
 
     /// The questions a message holds, with their context.

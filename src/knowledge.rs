@@ -164,6 +164,10 @@ pub struct Entry {
     /// The entry answering for all items of a for_each list: when two of
     /// its items fit a question about equally, that one is the answer.
     pub summary: Option<String>,
+    /// Another entry answered beside this one when the question names one
+    /// of `words` and asks one of `asks` ("实验员也要学90学时吗": who takes
+    /// part, as well as the hours).
+    pub joins: Option<Join>,
     /// The answer holds facts that change with each year's guide (hours,
     /// deadline, topics, platforms): it must say which year it is from.
     pub yearly: bool,
@@ -181,6 +185,16 @@ impl Entry {
     pub fn full_answer(&self) -> String {
         format!("{}\n依据：{}", self.answer, self.source)
     }
+}
+
+/// See `Entry::joins`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Join {
+    pub entry: String,
+    pub words: Vec<String>,
+    /// Kinds of question (whether, confirm); any when empty.
+    #[serde(default)]
+    pub asks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +251,8 @@ struct RawEntry {
     require_item: Vec<String>,
     #[serde(default)]
     summary: Option<String>,
+    #[serde(default)]
+    joins: Option<Join>,
     /// Make one entry per item of this fact list (e.g. "platforms"); the
     /// templates name the item as {it.name}, and the ids get "_0", "_1"...
     #[serde(default)]
@@ -592,6 +608,7 @@ fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbE
                 requires,
                 excludes: e.excludes.clone(),
                 summary: e.summary.clone(),
+                joins: e.joins.clone(),
                 yearly: e.yearly,
                 title,
                 answer,
@@ -610,6 +627,15 @@ fn load_guide(year_dir: &Path, problems: &mut Vec<Problem>) -> Result<Guide, KbE
                 file: faq_file.clone(),
                 entry: e.id.clone(),
                 reason: format!("summary entry '{sum}' does not exist"),
+            });
+        }
+        if let Some(j) = &e.joins
+            && !ids.contains(j.entry.as_str())
+        {
+            problems.push(Problem {
+                file: faq_file.clone(),
+                entry: e.id.clone(),
+                reason: format!("joined entry '{}' does not exist", j.entry),
             });
         }
         for r in &e.related {

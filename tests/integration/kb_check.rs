@@ -272,3 +272,19 @@ fn entry_without_phrasings_must_be_another_entrys_summary() {
     );
     assert!(reasons(&shipped_kb_dir()).is_empty());
 }
+
+#[test]
+fn a_join_to_a_missing_entry_is_reported() {
+    let d = broken_copy(|f| {
+        f.replace(
+            "joins = { entry = \"audience\"",
+            "joins = { entry = \"audiense\"",
+        )
+    });
+    let r = reasons(d.path());
+    assert!(
+        r.iter()
+            .any(|p| p.contains("[hours_total]") && p.contains("joined entry 'audiense'")),
+        "{r:#?}"
+    );
+}

@@ -2853,3 +2853,20 @@ fn an_app_to_scan_with_is_the_login() {
     answers_with(&r, "登录平台要用哪个app扫一下", "login", &["电子社保"]);
     says_gap(&r, "继续教育有手机app吗", "gap_app");
 }
+
+#[test]
+fn a_kind_of_staff_asking_whether_the_hours_hold_learns_both() {
+    let r = at("2026-11-29");
+    // Who takes part, then the hours: "也要学满90学时吗" of a kind of staff
+    // asks both.
+    let reply = r.ask("我是民办本科的实验员，也要学满90学时吗");
+    assert_eq!(reply.parts, ["audience", "hours_total"], "{}", reply.text);
+    assert!(
+        reply.text.contains("实验技术") && reply.text.contains("90"),
+        "{}",
+        reply.text
+    );
+    // Asked how many, the hours alone.
+    let reply = r.ask("中职老师一年要学多少学时");
+    assert_eq!(reply.parts, ["hours_total"], "{}", reply.text);
+}
