@@ -303,12 +303,13 @@ impl Responder {
         reply
     }
 
-    /// An entry answered with the one it joins when the question names
-    /// one of the join's words and asks its kind ("实验员也要学90学时吗":
-    /// who takes part, then the hours), room allowing.
+    /// An entry answered alone, with the one it joins when the question
+    /// names one of the join's words and asks its kind ("实验员也要学90学时
+    /// 吗": who takes part, then the hours). A message asking several
+    /// things already says what it wants to know.
     fn join(&self, parts: &mut Vec<usize>, reading: &crate::matcher::Reading) {
         for (entry, other, words, asks) in &self.joins {
-            if parts.len() < MAX_PARTS
+            if parts.len() == 1
                 && !parts.contains(other)
                 && let Some(at) = parts.iter().position(|p| p == entry)
                 && (asks.is_empty() || reading.features.asks.iter().any(|a| asks.contains(a)))
@@ -1147,6 +1148,12 @@ impl Responder {
             Some(first) => {
                 let runner_up = runner_up.map(|i| self.kb.entries[i].id.as_str());
                 let mut r = self.answer_with(first, runner_up);
+                // No button for a question the reply already answers.
+                r.buttons.retain(|row| {
+                    !row.iter().any(|b| {
+                        matches!(&b.action, Action::Show(id) if entries.iter().any(|e| &e.id == id))
+                    })
+                });
                 r.source = Some(
                     answers
                         .iter()

@@ -2866,6 +2866,15 @@ fn a_kind_of_staff_asking_whether_the_hours_hold_learns_both() {
         "{}",
         reply.text
     );
+    // No button offers a question the reply already answers.
+    assert!(
+        !reply.buttons.iter().flatten().any(|b| matches!(
+            &b.action,
+            jxjy_bot::dialogue::Action::Show(id) if reply.parts.contains(id)
+        )),
+        "{:?}",
+        reply.buttons
+    );
     // Asked how many, the hours alone.
     let reply = r.ask("中职老师一年要学多少学时");
     assert_eq!(reply.parts, ["hours_total"], "{}", reply.text);
