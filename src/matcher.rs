@@ -1129,6 +1129,7 @@ mod tests {
             requires: vec![],
             excludes: vec![],
             summary: None,
+            joins: None,
             yearly: false,
             title: questions[0].into(),
             questions: questions.iter().map(|q| q.to_string()).collect(),
