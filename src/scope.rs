@@ -407,8 +407,8 @@ pub fn years(
     let text = digits_for_years(text);
     let normalized: &str = &text;
     // "2023年那年的继续教育", "2025年度的", "the 2025 list of", "2025年度
-    // 江西专业技术人员继续教育": words between the year and what it
-    // qualifies.
+    // 江西专业技术人员继续教育", "a 2025 version of this guide": words
+    // between the year and what it qualifies.
     let qualified = |rest: &str| -> String {
         let mut rest = rest.trim_start();
         for skip in [
@@ -423,6 +423,11 @@ pub fn years(
             "全省",
             "'s",
             "list of",
+            "version of",
+            "edition of",
+            "this",
+            "the",
+            "study",
         ] {
             rest = rest.strip_prefix(skip).unwrap_or(rest).trim_start();
         }

@@ -2879,3 +2879,11 @@ fn a_kind_of_staff_asking_whether_the_hours_hold_learns_both() {
     let reply = r.ask("中职老师一年要学多少学时");
     assert_eq!(reply.parts, ["hours_total"], "{}", reply.text);
 }
+
+#[test]
+fn a_years_version_of_the_guide_asked_in_english_is_that_year() {
+    let r = at("2026-11-29");
+    let reply = r.ask("Is there a 2025 edition of this study guide?");
+    assert_eq!(reply.matched, None, "{}", reply.text);
+    assert!(reply.text.contains("没有2025年度"), "{}", reply.text);
+}
