@@ -217,7 +217,7 @@ const OWN_SETS: [&str; 18] = [
 
 /// Sets written on 2026-11-30 (19-78); some below the floor today,
 /// so they count in the calibration but not in the floor test.
-const NEWER_SETS: [&str; 180] = [
+const NEWER_SETS: [&str; 184] = [
     "heldout19.jsonl",
     "heldout20.jsonl",
     "heldout21.jsonl",
@@ -398,6 +398,10 @@ const NEWER_SETS: [&str; 180] = [
     "heldout196.jsonl",
     "heldout197.jsonl",
     "heldout198.jsonl",
+    "heldout199.jsonl",
+    "heldout200.jsonl",
+    "heldout201.jsonl",
+    "heldout202.jsonl",
 ];
 
 #[test]
