@@ -308,17 +308,19 @@ impl Responder {
     /// 吗": who takes part, then the hours). A message asking several
     /// things already says what it wants to know.
     fn join(&self, parts: &mut Vec<usize>, reading: &crate::matcher::Reading) {
-        for (entry, other, words, asks) in &self.joins {
-            if parts.len() == 1
-                && !parts.contains(other)
-                && let Some(at) = parts.iter().position(|p| p == entry)
+        let [only] = parts[..] else {
+            return;
+        };
+        let joined = self.joins.iter().find(|(entry, other, words, asks)| {
+            *entry == only
+                && *other != only
                 && (asks.is_empty() || reading.features.asks.iter().any(|a| asks.contains(a)))
                 && words
                     .iter()
                     .any(|w| reading.normalized.contains(w.as_str()))
-            {
-                parts.insert(at, *other);
-            }
+        });
+        if let Some(&(_, other, ..)) = joined {
+            parts.insert(0, other);
         }
     }
 
@@ -1227,7 +1229,7 @@ impl Responder {
             Outside::School(w) => format!(
                 "抱歉，{scope}；“{w}”教师的继续教育另有规定，不在其中，请以其主管部门的规定为准。"
             ),
-            Outside::Office(_) => return self.decline(),
+            Outside::Office => return self.decline(),
             Outside::Operator(o) => format!(
                 "抱歉，指南只把{o}列为网络学习平台的运营方（客服电话可发“平台名单”查看），关于{o}的其他情况不在指南范围内。"
             ),

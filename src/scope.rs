@@ -24,7 +24,7 @@ pub enum Outside {
     Operator(String),
     /// One of an operator's own offices (江西师大教务处): that school's own
     /// business, declined as any question the guide does not cover.
-    Office(String),
+    Office,
 }
 
 /// Relative year words, as the lexicon's synonyms rewrite them.
@@ -153,32 +153,16 @@ impl Scope {
             add(w, WordKind::School, "");
         }
         let words = automaton(&pats, MatchKind::LeftmostLongest).ok();
+        let normalized = |list: &[String]| list.iter().map(|s| normalize(s)).collect();
+        let scope = &kb.lexicon.scope;
         Scope {
             words,
             kinds,
             bearers,
-            subject_suffixes: kb
-                .lexicon
-                .scope
-                .subject_suffixes
-                .iter()
-                .map(|s| normalize(s))
-                .collect(),
-            operator_offices: kb
-                .lexicon
-                .scope
-                .operator_offices
-                .iter()
-                .map(|s| normalize(s))
-                .collect(),
-            home: kb.lexicon.scope.home.iter().map(|s| normalize(s)).collect(),
-            elsewhere: kb
-                .lexicon
-                .scope
-                .elsewhere
-                .iter()
-                .map(|s| normalize(s))
-                .collect(),
+            subject_suffixes: normalized(&scope.subject_suffixes),
+            operator_offices: normalized(&scope.operator_offices),
+            home: normalized(&scope.home),
+            elsewhere: normalized(&scope.elsewhere),
             foreign_operators: kb
                 .facts
                 .platforms
@@ -280,7 +264,7 @@ impl Scope {
                         .iter()
                         .any(|o| after.starts_with(o.as_str()))
                     {
-                        return Some(Outside::Office(word.to_string()));
+                        return Some(Outside::Office);
                     }
                     operators.push((m.start(), m.end()))
                 }
@@ -425,9 +409,10 @@ pub fn years(
             "list of",
             "version of",
             "edition of",
-            "this",
-            "the",
-            "study",
+            // Whole words: "the" is no prefix of "there".
+            "this ",
+            "the ",
+            "study ",
         ] {
             rest = rest.strip_prefix(skip).unwrap_or(rest).trim_start();
         }
